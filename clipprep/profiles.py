@@ -1,0 +1,115 @@
+"""Service rules as data: every threshold clipprep judges a clip by lives in this file.
+
+A :class:`Profile` describes one characters service (what it accepts) and the quality bar clipprep
+holds a clip to. Adding a service is adding one ``Profile`` to :data:`PROFILES`; changing a
+threshold is changing one number here (or passing ``dataclasses.replace(profile, ...)`` to
+:func:`clipprep.check`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Per-frame and per-window quality thresholds.
+
+    Luma is 0–255; sizes are fractions of the frame height; angles are degrees.
+    """
+
+    # A face is "prominent" when its box height is at least this fraction of the frame height.
+    face_height_min: float = 0.08  # below: error face_too_small
+    face_height_good: float = 0.15  # below: warning face_too_small
+    # A second face competes when its box is at least this fraction of the main face's height.
+    competing_face_ratio: float = 0.5
+    # The main face touches the frame edge when a box side is closer than this fraction.
+    edge_margin: float = 0.01
+    # Head pose: beyond "warn" the service sees a turned head, beyond "max" mostly a profile.
+    yaw_warn: float = 25.0
+    yaw_max: float = 40.0
+    pitch_warn: float = 20.0
+    pitch_max: float = 35.0
+    # Mean luma on the face: below "dark" an error, below "dim" a warning; above "bright" blown out.
+    face_luma_dark: float = 45.0
+    face_luma_dim: float = 70.0
+    face_luma_bright: float = 225.0
+    # Fraction of face pixels clipped at the top (luma >= 250) that counts as overexposed.
+    overexposed_fraction: float = 0.25
+    # |left - right| / (left + right) of face luma above this is uneven (side-lit) lighting.
+    lr_imbalance: float = 0.35
+    # face luma / background luma below this means the subject is backlit.
+    backlight_ratio: float = 0.55
+    # Variance of the Laplacian of the face crop resized to 128 px (a focus measure):
+    # below "blurry" an error, below "soft" a warning.
+    sharpness_blurry: float = 15.0
+    sharpness_soft: float = 40.0
+    # Eyes: an eye-aspect ratio below this is a closed eye (blink).
+    eyes_closed_ear: float = 0.15
+    # A span has a problem when at least this fraction of its sampled frames show it.
+    span_error_fraction: float = 0.25
+    span_warn_fraction: float = 0.10
+    # Scene cut: mean absolute HSV difference (0–255) between consecutive samples.
+    scene_cut_threshold: float = 30.0
+    # Frames scoring below this are "bad" and weigh against any window that holds them.
+    bad_frame_score: float = 0.35
+    # Windows within this score of the best are "equally good": the longest of them wins.
+    window_tie: float = 0.02
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one characters service accepts, and what clipprep warns about for it."""
+
+    name: str
+    description: str
+    containers: tuple[str, ...] = ("mp4",)
+    video_codecs: tuple[str, ...] = ("h264",)
+    min_duration_s: float = 2.0
+    max_duration_s: float = 4.0
+    min_short_side: int = 720
+    max_short_side: int = 1080  # larger is scaled down by the service
+    max_aspect: float = 2.67  # long side / short side, either orientation
+    name_min_chars: int = 1
+    name_max_chars: int = 80
+    wants_audio: bool = True  # no audio is a warning, never an error
+    warn_human_likeness: bool = False
+    quality: Quality = field(default_factory=Quality)
+
+    def to_dict(self) -> dict:
+        """The profile as JSON-ready data."""
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="sora2-characters",
+            description="Sora 2 Characters as resold by WaveSpeed and others: MP4, 2–4 s, "
+            "≥720p, aspect ≤ 2.67:1, one clear front-facing character, name of 1–80 characters.",
+        ),
+        Profile(
+            name="openai-characters",
+            description="OpenAI's own /v1/videos/characters: the same media rules, and uploads "
+            "showing a real human likeness are refused unless the account has been granted access.",
+            warn_human_likeness=True,
+        ),
+    )
+}
+
+DEFAULT_PROFILE = "sora2-characters"
+
+
+def get_profile(profile: str | Profile | None = None) -> Profile:
+    """Return the named profile (default ``sora2-characters``); a ``Profile`` passes through."""
+    if isinstance(profile, Profile):
+        return profile
+    name = profile or DEFAULT_PROFILE
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise UsageError(f"unknown profile {name!r}", hint=f"choose one of: {known}") from None
