@@ -1,0 +1,253 @@
+"""Facts about a media file, read with PyAV without decoding every frame.
+
+``probe(path)`` opens the container, reads the stream headers, demuxes the video packets (no
+decoding) to learn the real timestamps, and decodes exactly one frame to learn the display
+rotation that phone clips carry. Field names follow ffprobe's spirit: flat, with the unit in the
+name (``duration_s``, ``size_bytes``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import InputError
+
+# MP4 and MOV share FFmpeg's "mov" demuxer; the major brand tells them apart.
+_QUICKTIME_BRANDS = {"qt"}
+# Inter-frame gaps that differ from the median by more than this fraction mark variable frame rate.
+_VFR_TOLERANCE = 0.25
+# ... and it only counts as variable when more than this fraction of the gaps differ.
+_VFR_MIN_FRACTION = 0.02
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The first video stream. Sizes in pixels, rates in frames per second."""
+
+    codec: str
+    profile: str | None
+    pix_fmt: str
+    bit_depth: int
+    coded_width: int
+    coded_height: int
+    rotation: int  # degrees counter-clockwise that the player turns the picture (FFmpeg's sign)
+    width: int  # display size, after rotation
+    height: int
+    fps: float  # average frame rate
+    variable_frame_rate: bool
+    frame_count: int  # video packets demuxed
+    bit_rate: int | None
+    interlaced: bool
+
+    @property
+    def short_side(self) -> int:
+        """The shorter display side in pixels (720 for 720p, whatever the orientation)."""
+        return min(self.width, self.height)
+
+    @property
+    def aspect(self) -> float:
+        """Long side over short side (>= 1), the same for portrait and landscape."""
+        return max(self.width, self.height) / max(1, self.short_side)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The first audio stream."""
+
+    codec: str
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a file is, before any analysis."""
+
+    path: str
+    size_bytes: int
+    container: str  # "mp4", "mov", "webm", "matroska", ... (FFmpeg names, MP4/MOV told apart)
+    container_long: str
+    duration_s: float
+    duration_source: str  # "header" or "packets" (the header had none)
+    video: VideoInfo | None
+    audio: AudioInfo | None
+
+    @property
+    def is_mp4(self) -> bool:
+        """True for an MP4 container (not MOV, not anything else)."""
+        return self.container == "mp4"
+
+    def to_dict(self) -> dict:
+        """The probe as JSON-ready data."""
+        data = asdict(self)
+        if self.video:
+            data["video"]["short_side"] = self.video.short_side
+            data["video"]["aspect"] = round(self.video.aspect, 4)
+        return data
+
+
+def probe(path: str | os.PathLike) -> Probe:
+    """Read the facts about a media file; raise :class:`InputError` when it cannot be read."""
+    path = Path(path)
+    size = _checked_size(path)
+    import av  # heavy: imported only when a file is actually probed
+
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(
+            f"{path.name}: not a readable media file ({_reason(exc)})",
+            hint="check that the file is a complete video (MP4, MOV, WebM, ...)",
+        ) from None
+    with container:
+        try:
+            return _probe_open(container, path, size)
+        except av.FFmpegError as exc:
+            raise InputError(
+                f"{path.name}: the file is damaged ({_reason(exc)})",
+                hint="re-export or re-download the clip",
+            ) from None
+
+
+def _checked_size(path: Path) -> int:
+    if not path.exists():
+        raise InputError(f"{path}: no such file", hint="check the path")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video file", hint="pass a video file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied", hint="check the file's permissions")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path.name}: the file is empty (0 bytes)", hint="re-export the clip")
+    return size
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _probe_open(container, path: Path, size: int) -> Probe:
+    video_stream = container.streams.video[0] if container.streams.video else None
+    audio_stream = container.streams.audio[0] if container.streams.audio else None
+    header_duration = _header_duration(container, video_stream)
+    video = None
+    timestamps: list[float] = []
+    if video_stream is not None:
+        timestamps, first = _scan_video(container, video_stream)
+        video = _video_info(video_stream, timestamps, first)
+    if header_duration is not None:
+        duration, source = header_duration, "header"
+    else:
+        duration, source = _duration_from_packets(timestamps, video), "packets"
+    return Probe(
+        path=str(path),
+        size_bytes=size,
+        container=_container_name(container),
+        container_long=container.format.long_name,
+        duration_s=round(duration, 6),
+        duration_source=source,
+        video=video,
+        audio=_audio_info(audio_stream) if audio_stream else None,
+    )
+
+
+def _container_name(container) -> str:
+    names = container.format.name.split(",")
+    if "mp4" in names:
+        brand = container.metadata.get("major_brand", "").strip().lower()
+        return "mov" if brand in _QUICKTIME_BRANDS else "mp4"
+    return names[0]
+
+
+def _header_duration(container, stream) -> float | None:
+    if stream is not None and stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000  # AV_TIME_BASE is microseconds
+    return None
+
+
+def _scan_video(container, stream):
+    """One pass over the video packets: every presentation time (seconds, sorted), and the
+    first decoded frame (it carries the display rotation). Only that one frame is decoded."""
+    base = stream.time_base or Fraction(1, 90000)
+    times: list[float] = []
+    first = None
+    for packet in container.demux(stream):
+        if packet.pts is not None and packet.size:
+            times.append(float(packet.pts * base))
+        if first is None:
+            # packet.size == 0 is the flush packet at the end: it drains the decoder.
+            first = next(iter(packet.decode()), None)
+    times.sort()
+    return times, first
+
+
+def _duration_from_packets(timestamps: list[float], video: VideoInfo | None) -> float:
+    if not timestamps:
+        return 0.0
+    frame_time = 1.0 / video.fps if video and video.fps > 0 else 0.0
+    return timestamps[-1] - timestamps[0] + frame_time
+
+
+def _video_info(stream, timestamps: list[float], first) -> VideoInfo:
+    ctx = stream.codec_context
+    rotation = int(first.rotation) % 360 if first is not None else 0
+    coded_w, coded_h = ctx.width, ctx.height
+    turned = rotation in (90, 270)
+    pix_fmt = ctx.pix_fmt or (first.format.name if first is not None else "unknown")
+    return VideoInfo(
+        codec=ctx.name,
+        profile=ctx.profile,
+        pix_fmt=pix_fmt,
+        bit_depth=_bit_depth(pix_fmt),
+        coded_width=coded_w,
+        coded_height=coded_h,
+        rotation=rotation,
+        width=coded_h if turned else coded_w,
+        height=coded_w if turned else coded_h,
+        fps=_fps(stream, timestamps),
+        variable_frame_rate=_is_variable(timestamps),
+        frame_count=len(timestamps),
+        bit_rate=ctx.bit_rate or None,
+        interlaced=bool(first is not None and first.interlaced_frame),
+    )
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    import av
+
+    try:
+        components = av.VideoFormat(pix_fmt).components
+    except (ValueError, av.FFmpegError):
+        return 8
+    return max((c.bits for c in components), default=8)
+
+
+def _fps(stream, timestamps: list[float]) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if rate:
+        return float(rate)
+    if len(timestamps) > 1:
+        return (len(timestamps) - 1) / max(1e-9, timestamps[-1] - timestamps[0])
+    return 0.0
+
+
+def _is_variable(timestamps: list[float]) -> bool:
+    if len(timestamps) < 3:
+        return False
+    gaps = sorted(b - a for a, b in itertools.pairwise(timestamps))
+    median = gaps[len(gaps) // 2]
+    if median <= 0:
+        return True
+    off = sum(1 for g in gaps if abs(g - median) > _VFR_TOLERANCE * median)
+    return off > _VFR_MIN_FRACTION * len(gaps)
+
+
+def _audio_info(stream) -> AudioInfo:
+    ctx = stream.codec_context
+    return AudioInfo(codec=ctx.name, sample_rate=ctx.sample_rate or 0, channels=ctx.channels or 0)
