@@ -6,9 +6,8 @@ Where the files live, first match wins: an explicit folder (``--model-dir``), th
 Where they come from: MediaPipe's official model storage (the ``mediapipe-assets`` bucket that
 MediaPipe's own build downloads from, pinned by sha256). Where that host cannot be reached, the
 very same files are extracted from the ``mediapipe==0.10.21`` wheel on the Python package index,
-checked against the same sha256. The landmarker bundle (``face_landmarker.task``) is assembled
-locally from two of them. Every file is written atomically: a temporary file in the target
-folder, verified, then renamed.
+checked against the same sha256. Every file is written atomically: a temporary file in the
+target folder, verified, then renamed.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ WHEEL = "mediapipe==0.10.21"
 # The models are platform-independent; pinning the wheel's platform makes the fallback work from
 # any interpreter and OS.
 _WHEEL_PLATFORM = ("--python-version", "3.11", "--platform", "manylinux_2_28_x86_64")
-_BUNDLE_DATE = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same inputs give the same bytes
 
 Log = Callable[[str], None]
 
@@ -78,14 +76,6 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
-# The Tasks FaceLandmarker bundle: member name inside the zip -> the model it holds.
-LANDMARKER_KEY = "face_landmarker"
-LANDMARKER_FILENAME = "face_landmarker.task"
-LANDMARKER_MEMBERS = {
-    "face_detector.tflite": "face_detection_short_range",
-    "face_landmarks_detector.tflite": "face_landmark",
-}
-
 _verified: dict[tuple[str, int, int], bool] = {}
 
 
@@ -111,32 +101,15 @@ def sha256_of(path: Path) -> str:
 
 
 def _is_valid(key: str, path: Path) -> bool:
-    """True when the file exists and matches its checksum(s); cached per (path, mtime, size)."""
+    """True when the file exists and matches its checksum; cached per (path, mtime, size)."""
     try:
         stat = path.stat()
     except OSError:
         return False
     cache_key = (str(path), stat.st_mtime_ns, stat.st_size)
     if cache_key not in _verified:
-        _verified[cache_key] = _check(key, path)
+        _verified[cache_key] = sha256_of(path) == MODELS[key].sha256
     return _verified[cache_key]
-
-
-def _check(key: str, path: Path) -> bool:
-    if key != LANDMARKER_KEY:
-        return sha256_of(path) == MODELS[key].sha256
-    try:
-        with zipfile.ZipFile(path) as bundle:
-            return all(
-                hashlib.sha256(bundle.read(member)).hexdigest() == MODELS[model].sha256
-                for member, model in LANDMARKER_MEMBERS.items()
-            )
-    except (zipfile.BadZipFile, KeyError, OSError):
-        return False
-
-
-def _filename(key: str) -> str:
-    return LANDMARKER_FILENAME if key == LANDMARKER_KEY else MODELS[key].filename
 
 
 def model_path(
@@ -146,15 +119,15 @@ def model_path(
     fetch: bool = True,
     log: Log = _stderr,
 ) -> Path:
-    """Path of a valid model file (``key`` from :data:`MODELS` or ``"face_landmarker"``).
+    """Path of a valid model file (``key`` from :data:`MODELS`).
 
     Missing or corrupt files are fetched when ``fetch`` is true (first use), else
     :class:`ModelError` says how to get them.
     """
-    if key != LANDMARKER_KEY and key not in MODELS:
+    if key not in MODELS:
         raise ModelError(f"unknown model {key!r}")
     folder = model_dir(directory)
-    path = folder / _filename(key)
+    path = folder / MODELS[key].filename
     if _is_valid(key, path):
         return path
     if not fetch:
@@ -196,10 +169,6 @@ def fetch_models(
             paths[spec.key] = target
     finally:
         wheel.cleanup()
-    bundle = folder / LANDMARKER_FILENAME
-    if force or not _is_valid(LANDMARKER_KEY, bundle):
-        _write_bundle(bundle, paths)
-    paths[LANDMARKER_KEY] = bundle
     return paths
 
 
@@ -258,31 +227,18 @@ class _Host:
             raise ModelError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _atomic_write(target: Path, sha256: str | None, fill: Callable) -> None:
+def _atomic_write(target: Path, sha256: str, fill: Callable) -> None:
     """Write via a temporary file in the same folder; verify; rename. Never leaves a partial."""
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             fill(handle)
-        if sha256 is not None and sha256_of(Path(temporary)) != sha256:
+        if sha256_of(Path(temporary)) != sha256:
             raise ModelError(f"{target.name}: checksum mismatch (expected sha256 {sha256})")
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _write_bundle(bundle: Path, paths: dict[str, Path]) -> None:
-    def fill(handle) -> None:
-        # Stored, not deflated: MediaPipe memory-maps the members of a .task bundle.
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
-            for member, key in LANDMARKER_MEMBERS.items():
-                info = zipfile.ZipInfo(member, date_time=_BUNDLE_DATE)
-                archive.writestr(info, paths[key].read_bytes())
-
-    _atomic_write(bundle, None, fill)
-    if not _check(LANDMARKER_KEY, bundle):
-        raise ModelError(f"{bundle}: the assembled landmarker bundle failed verification")
 
 
 class _WheelSource:
