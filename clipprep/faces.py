@@ -1,0 +1,299 @@
+"""MediaPipe Tasks face detection and face landmarks, on upright RGB frames.
+
+Why more than one pass: BlazeFace sees the frame squeezed to 128 px (short range) or 192 px
+(full range). Measured on a 1080p frame with a real face 1/10 of the frame height, neither model
+found it on the whole frame, and the full-range model found it (score 0.70) on a 2x2 grid of
+overlapping tiles. So :class:`FaceFinder` runs the full-range model on the whole frame, then the
+short-range model (better on big close-ups), then the tiles when nothing was found; once a small
+face is found, the next frames look first at a zoomed region around where it was, which is one
+model call instead of four.
+
+Landmarks: MediaPipe's face-mesh model (``face_landmark.tflite``, 468 points with depth) runs on a
+square crop around the main face through OpenCV's DNN module, which reads TFLite. The Tasks
+``FaceLandmarker`` was tried first, with a bundle of this model and the short-range detector: it
+loads and returns 478 points, but they are scrambled and their depth is always 0 (the Tasks graph
+expects the newer 478-point model, which no pinned package ships), so it is not used.
+
+MediaPipe objects are closed explicitly (their ``__del__`` fails at interpreter exit), and their
+native start-up chatter on stderr is silenced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ModelError
+from .models import model_path
+
+MIN_CONFIDENCE = 0.5
+# Boxes overlapping more than this (intersection over union) are the same face.
+_SAME_FACE_IOU = 0.3
+# Tiles: 2 x 2, each this fraction of the frame, so neighbours overlap by 20%.
+_TILE_FRACTION = 0.6
+# A face smaller than this fraction of the frame height is followed with a zoomed region.
+_TRACK_BELOW_HEIGHT = 0.25
+# The zoomed region is this many face heights on a side.
+_TRACK_ZOOM = 4.0
+# The mesh model sees the face box grown by this factor (MediaPipe's own graph uses 1.5 around
+# its tighter detection-derived rect), resized to its 192 px input, RGB scaled to 0..1.
+_LANDMARK_CROP_GROWTH = 1.6
+_LANDMARK_INPUT = 192
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face. Coordinates are fractions of the frame (0..1, may overhang the edges)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float
+    # right eye, left eye, nose tip, mouth, right ear, left ear (the subject's right/left)
+    keypoints: tuple[tuple[float, float], ...]
+
+    @property
+    def area(self) -> float:
+        """Box area as a fraction of the frame."""
+        return self.w * self.h
+
+
+@dataclass(frozen=True)
+class FaceLandmarks:
+    """468 face-mesh landmarks found in a square crop of the frame."""
+
+    points: np.ndarray  # (468, 3): x, y as fractions of the crop, z in the same scale as x
+    crop_size: int  # the crop's side in pixels (the landmarks' pixel scale)
+    crop_roll: float  # degrees the crop was turned to level the eyes (add it back to roll)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Hide the C++ logging that TFLite/LiteRT writes to fd 2 while a model loads or unloads,
+    but show it if loading fails, since then it is the only explanation there is."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (embedded interpreter): nothing to silence
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            os.write(2, sink.read()[-4000:])
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class FaceFinder:
+    """Finds faces (and, on request, landmarks) in a sequence of frames of one clip.
+
+    Use as a context manager, or call :meth:`close`. One instance can serve many clips; call
+    :meth:`reset` between clips so tracking does not carry over.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, *, landmarks: bool = True):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._tracked: Face | None = None
+        paths = {
+            key: model_path(key, model_dir)
+            for key in ("face_detection_full_range_sparse", "face_detection_short_range")
+        }
+        mesh_path = model_path("face_landmark", model_dir) if landmarks else None
+
+        def detector(key: str):
+            options = vision.FaceDetectorOptions(
+                base_options=BaseOptions(model_asset_path=str(paths[key])),
+                min_detection_confidence=MIN_CONFIDENCE,
+            )
+            return vision.FaceDetector.create_from_options(options)
+
+        try:
+            with _native_stderr_silenced():
+                self._full = detector("face_detection_full_range_sparse")
+                self._short = detector("face_detection_short_range")
+                # The runtime logs a one-time warning on the first inference: spend it here.
+                for model in (self._full, self._short):
+                    self._detect(model, np.zeros((64, 64, 3), np.uint8))
+            self._mesh = _load_mesh(mesh_path) if mesh_path else None
+        except (RuntimeError, ValueError) as exc:
+            self.close()
+            raise ModelError(
+                f"the face models could not be loaded ({exc})",
+                hint="run `clipprep models fetch --force` to replace them",
+            ) from None
+
+    def __enter__(self) -> FaceFinder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the native models (safe to call twice)."""
+        with _native_stderr_silenced():
+            for name in ("_full", "_short"):
+                model = getattr(self, name, None)
+                if model is not None:
+                    model.close()
+                    setattr(self, name, None)
+
+    def reset(self) -> None:
+        """Forget the face being followed (call between clips)."""
+        self._tracked = None
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """All faces in an upright RGB frame, most prominent first."""
+        faces: list[Face] = []
+        if self._tracked is not None:
+            faces = self._detect_in_region(rgb, self._zoom_region(self._tracked))
+        faces = _merge(faces, self._detect(self._full, rgb))
+        if not faces:
+            faces = self._detect(self._short, rgb)
+        if not faces:
+            for region in _tiles():
+                faces = _merge(faces, self._detect_in_region(rgb, region))
+        faces.sort(key=lambda f: f.area * f.score, reverse=True)
+        main = faces[0] if faces else None
+        self._tracked = main if main is not None and main.h < _TRACK_BELOW_HEIGHT else None
+        return faces
+
+    def landmarks(self, rgb: np.ndarray, face: Face) -> FaceLandmarks | None:
+        """Face-mesh landmarks of ``face``, from a square crop around it (None when landmarks
+        were not requested)."""
+        if self._mesh is None:
+            return None
+        import cv2
+
+        roll = _eye_line_angle(face, rgb.shape[1], rgb.shape[0])
+        crop = _level_crop(rgb, face, roll, _LANDMARK_CROP_GROWTH, _LANDMARK_INPUT)
+        self._mesh.setInput(cv2.dnn.blobFromImage(crop, 1 / 255.0))
+        points = self._mesh.forward().reshape(-1, 3) / _LANDMARK_INPUT
+        return FaceLandmarks(
+            points=points.astype(np.float32), crop_size=_LANDMARK_INPUT, crop_roll=roll
+        )
+
+    @staticmethod
+    def _detect(model, rgb: np.ndarray) -> list[Face]:
+        import mediapipe as mp
+
+        height, width = rgb.shape[:2]
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        return [_to_face(d, width, height) for d in model.detect(image).detections]
+
+    def _detect_in_region(self, rgb: np.ndarray, region: tuple[float, float, float, float]):
+        """Run the full-range model on a sub-rectangle (fractions) and map faces back."""
+        height, width = rgb.shape[:2]
+        x0, y0, x1, y1 = region
+        px0, py0 = int(x0 * width), int(y0 * height)
+        px1, py1 = max(px0 + 2, int(x1 * width)), max(py0 + 2, int(y1 * height))
+        found = self._detect(self._full, rgb[py0:py1, px0:px1])
+        return [_from_region(f, region) for f in found]
+
+    @staticmethod
+    def _zoom_region(face: Face) -> tuple[float, float, float, float]:
+        side = max(face.h, face.w) * _TRACK_ZOOM
+        cx, cy = face.x + face.w / 2, face.y + face.h / 2
+        return (
+            max(0.0, cx - side / 2),
+            max(0.0, cy - side / 2),
+            min(1.0, cx + side / 2),
+            min(1.0, cy + side / 2),
+        )
+
+
+def _load_mesh(path):
+    import cv2
+
+    try:
+        return cv2.dnn.readNetFromTFLite(str(path))
+    except cv2.error as exc:
+        raise ValueError(f"{path.name}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+
+
+def _to_face(detection, width: int, height: int) -> Face:
+    box = detection.bounding_box
+    return Face(
+        x=box.origin_x / width,
+        y=box.origin_y / height,
+        w=box.width / width,
+        h=box.height / height,
+        score=float(detection.categories[0].score),
+        keypoints=tuple((k.x, k.y) for k in detection.keypoints),
+    )
+
+
+def _from_region(face: Face, region: tuple[float, float, float, float]) -> Face:
+    x0, y0, x1, y1 = region
+    sx, sy = x1 - x0, y1 - y0
+    return Face(
+        x=x0 + face.x * sx,
+        y=y0 + face.y * sy,
+        w=face.w * sx,
+        h=face.h * sy,
+        score=face.score,
+        keypoints=tuple((x0 + kx * sx, y0 + ky * sy) for kx, ky in face.keypoints),
+    )
+
+
+def _tiles() -> list[tuple[float, float, float, float]]:
+    start = 1.0 - _TILE_FRACTION
+    return [
+        (x, y, x + _TILE_FRACTION, y + _TILE_FRACTION) for y in (0.0, start) for x in (0.0, start)
+    ]
+
+
+def _iou(a: Face, b: Face) -> float:
+    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    inter = ix * iy
+    union = a.area + b.area - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _merge(faces: list[Face], more: list[Face]) -> list[Face]:
+    """Add ``more`` to ``faces``, keeping the higher-scoring box where two are the same face."""
+    merged = list(faces)
+    for face in more:
+        same = [i for i, kept in enumerate(merged) if _iou(face, kept) > _SAME_FACE_IOU]
+        if not same:
+            merged.append(face)
+        elif face.score > merged[same[0]].score:
+            merged[same[0]] = face
+    return merged
+
+
+def _eye_line_angle(face: Face, width: int, height: int) -> float:
+    """Clockwise tilt of the eye line in degrees (0 when level), from the detector keypoints."""
+    if len(face.keypoints) < 2:
+        return 0.0
+    (rx, ry), (lx, ly) = face.keypoints[:2]
+    return float(np.degrees(np.arctan2((ly - ry) * height, (lx - rx) * width)))
+
+
+def _level_crop(rgb: np.ndarray, face: Face, roll: float, growth: float, size: int) -> np.ndarray:
+    """A square crop centred on the face, ``growth`` face-sizes wide, turned by ``roll`` so the
+    eyes are level (as MediaPipe's own graph does: the mesh model expects upright faces), resized
+    to ``size``; parts outside the frame are black."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    side = max(face.w * width, face.h * height) * growth
+    cx, cy = (face.x + face.w / 2) * width, (face.y + face.h / 2) * height
+    scale = size / max(side, 1.0)
+    # One affine warp turns, crops, pads and resizes: OpenCV's positive angle is counter-clockwise.
+    matrix = cv2.getRotationMatrix2D((cx, cy), roll, scale)
+    matrix[:, 2] += (size / 2 - cx, size / 2 - cy)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.warpAffine(rgb, matrix, (size, size), flags=interpolation, borderValue=(0, 0, 0))
