@@ -1,0 +1,229 @@
+"""One sampled frame -> numbers: face geometry, head pose, lighting, sharpness, motion, cuts.
+
+Units: sizes and positions are fractions of the frame (0..1); luma is 0..255 (BT.601 from the
+analysis RGB); angles are degrees; ``eye_distance_px`` is in pixels of the original clip's display
+size (what the service will see); sharpness is the variance of the Laplacian of the face crop
+resized to 128 px and normalized to zero mean and a fixed contrast (standard deviation 40), so it
+is comparable across face sizes and a dark face does not read as a blurred one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .faces import Face, FaceLandmarks
+from .frames import Frame
+from .pose import eye_openness, pose_from_keypoints, pose_from_landmarks
+from .profiles import Quality
+
+_DARK_LUMA = 16  # below: crushed to black
+_CLIPPED_LUMA = 250  # at or above: blown out
+_SHARPNESS_CROP = 128
+_SHARPNESS_CONTRAST = 40.0
+_THUMB_SIZE = (64, 36)  # motion and cut detection work on a thumbnail: fast and noise-free
+
+
+@dataclass(frozen=True)
+class FrameMetrics:
+    """Everything measured on one sampled frame (None where there is no face to measure)."""
+
+    time_s: float
+    face_count: int
+    competing_faces: int  # other faces at least `competing_face_ratio` of the main face's height
+    face_x: float | None
+    face_y: float | None
+    face_w: float | None
+    face_h: float | None
+    face_score: float | None  # detector confidence 0..1
+    face_margin: float | None  # smallest gap between the face box and a frame edge (<0: cut off)
+    face_cut_off: bool
+    yaw: float | None
+    pitch: float | None
+    roll: float | None
+    pose_source: str | None  # "landmarks" (478-point fit) or "keypoints" (6-point estimate)
+    eye_distance_px: float | None
+    eye_openness: float | None  # eye aspect ratio: ~0.3 open, < 0.15 closed
+    frame_luma: float
+    frame_dark_fraction: float  # share of pixels with luma < 16
+    frame_clipped_fraction: float  # share of pixels with luma >= 250
+    dynamic_range: float  # 98th minus 2nd percentile of luma
+    face_luma: float | None
+    face_clipped_fraction: float | None
+    face_lr_imbalance: float | None  # |left - right| / (left + right) of face luma
+    backlight_ratio: float | None  # face luma / background luma (< 1: face darker than scene)
+    sharpness: float | None
+    motion: float  # mean absolute luma change since the previous sample, 0..255
+    scene_change: float  # mean absolute HSV change since the previous sample, 0..255
+    similarity: float  # structure kept since the previous sample: -1..1 (1 = same picture)
+    is_cut: bool  # a scene cut happened between the previous sample and this one
+
+    def to_dict(self) -> dict:
+        """JSON-ready data, floats rounded to what is meaningful."""
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+class FrameMeasurer:
+    """Measures a clip's frames in order (it remembers the previous frame for motion and cuts)."""
+
+    def __init__(self, display_size: tuple[int, int], quality: Quality):
+        self._display_w, self._display_h = display_size
+        self._quality = quality
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None
+
+    def measure(
+        self, frame: Frame, faces: list[Face], landmarks: FaceLandmarks | None
+    ) -> FrameMetrics:
+        """Measure one frame; ``faces`` come most prominent first; ``landmarks`` are faces[0]'s."""
+        import cv2
+
+        gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
+        main = faces[0] if faces else None
+        motion, change, similarity = self._change_since_previous(frame.rgb)
+        lighting = _frame_lighting(gray)
+        face_values = self._face_values(frame, gray, faces, landmarks) if main else _NO_FACE
+        return FrameMetrics(
+            time_s=frame.time_s,
+            face_count=len(faces),
+            motion=motion,
+            scene_change=change,
+            similarity=similarity,
+            is_cut=change >= self._quality.scene_cut_threshold
+            and similarity < self._quality.scene_cut_max_similarity,
+            **lighting,
+            **face_values,
+        )
+
+    def _change_since_previous(self, rgb: np.ndarray) -> tuple[float, float, float]:
+        """(motion, HSV change, structural similarity) against the previous sample."""
+        import cv2
+
+        small = cv2.resize(rgb, _THUMB_SIZE, interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV).astype(np.int16)
+        luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        structure = (luma - luma.mean()) / (luma.std() + 1.0)
+        previous, self._previous = self._previous, (hsv, structure)
+        if previous is None:
+            return 0.0, 0.0, 1.0
+        diff = np.abs(hsv - previous[0])
+        # Hue is circular (OpenCV stores 0..179): the short way round, scaled to 0..255.
+        hue = np.minimum(diff[..., 0], 180 - diff[..., 0]) * (255 / 90)
+        change = (hue.mean() + diff[..., 1].mean() + diff[..., 2].mean()) / 3
+        similarity = float(np.mean(structure * previous[1]))
+        return float(diff[..., 2].mean()), float(change), similarity
+
+    def _face_values(self, frame, gray, faces, landmarks) -> dict:
+        main = faces[0]
+        quality = self._quality
+        competing = sum(1 for f in faces[1:] if f.h >= quality.competing_face_ratio * main.h)
+        margin = min(main.x, main.y, 1 - (main.x + main.w), 1 - (main.y + main.h))
+        pose, source, openness = self._pose(main, landmarks)
+        return {
+            "competing_faces": competing,
+            "face_x": main.x,
+            "face_y": main.y,
+            "face_w": main.w,
+            "face_h": main.h,
+            "face_score": main.score,
+            "face_margin": margin,
+            "face_cut_off": margin < quality.edge_margin,
+            "yaw": pose.yaw if pose else None,
+            "pitch": pose.pitch if pose else None,
+            "roll": pose.roll if pose else None,
+            "pose_source": source,
+            "eye_distance_px": self._eye_distance(main),
+            "eye_openness": openness,
+            **_face_lighting(gray, main),
+        }
+
+    def _pose(self, face: Face, landmarks: FaceLandmarks | None):
+        if landmarks is not None:
+            size = landmarks.crop_size
+            crop_pose = pose_from_landmarks(landmarks.points, size, size)
+            pose = dataclasses.replace(crop_pose, roll=crop_pose.roll + landmarks.crop_roll)
+            return pose, "landmarks", eye_openness(landmarks.points, size, size)
+        if len(face.keypoints) >= 6:
+            points = np.array(face.keypoints, dtype=np.float64)
+            return pose_from_keypoints(points, self._display_w, self._display_h), "keypoints", None
+        return None, None, None
+
+    def _eye_distance(self, face: Face) -> float | None:
+        if len(face.keypoints) < 2:
+            return None
+        (rx, ry), (lx, ly) = face.keypoints[:2]
+        return float(np.hypot((lx - rx) * self._display_w, (ly - ry) * self._display_h))
+
+
+_NO_FACE = {
+    "competing_faces": 0,
+    "face_x": None,
+    "face_y": None,
+    "face_w": None,
+    "face_h": None,
+    "face_score": None,
+    "face_margin": None,
+    "face_cut_off": False,
+    "yaw": None,
+    "pitch": None,
+    "roll": None,
+    "pose_source": None,
+    "eye_distance_px": None,
+    "eye_openness": None,
+    "face_luma": None,
+    "face_clipped_fraction": None,
+    "face_lr_imbalance": None,
+    "backlight_ratio": None,
+    "sharpness": None,
+}
+
+
+def _frame_lighting(gray: np.ndarray) -> dict:
+    low, high = np.percentile(gray, (2, 98))
+    return {
+        "frame_luma": float(gray.mean()),
+        "frame_dark_fraction": float((gray < _DARK_LUMA).mean()),
+        "frame_clipped_fraction": float((gray >= _CLIPPED_LUMA).mean()),
+        "dynamic_range": float(high - low),
+    }
+
+
+def face_pixel_box(face: Face, width: int, height: int) -> tuple[int, int, int, int]:
+    """The face box in pixels, clipped to the frame: (x0, y0, x1, y1), never empty."""
+    x0 = min(width - 1, max(0, int(face.x * width)))
+    y0 = min(height - 1, max(0, int(face.y * height)))
+    x1 = max(x0 + 1, min(width, int((face.x + face.w) * width)))
+    y1 = max(y0 + 1, min(height, int((face.y + face.h) * height)))
+    return x0, y0, x1, y1
+
+
+def _face_lighting(gray: np.ndarray, face: Face) -> dict:
+    import cv2
+
+    height, width = gray.shape
+    x0, y0, x1, y1 = face_pixel_box(face, width, height)
+    region = gray[y0:y1, x0:x1]
+    face_luma = float(region.mean())
+    mid = region.shape[1] // 2
+    left, right = float(region[:, :mid].mean()) if mid else face_luma, float(region[:, mid:].mean())
+    background = _background_luma(gray, (x0, y0, x1, y1))
+    crop = cv2.resize(region, (_SHARPNESS_CROP, _SHARPNESS_CROP), interpolation=cv2.INTER_AREA)
+    crop = crop.astype(np.float32)
+    crop = (crop - crop.mean()) * (_SHARPNESS_CONTRAST / (crop.std() + 2.0))
+    return {
+        "face_luma": face_luma,
+        "face_clipped_fraction": float((region >= _CLIPPED_LUMA).mean()),
+        "face_lr_imbalance": abs(left - right) / max(1.0, left + right),
+        "backlight_ratio": face_luma / max(1.0, background),
+        "sharpness": float(cv2.Laplacian(crop, cv2.CV_32F).var()),
+    }
+
+
+def _background_luma(gray: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Mean luma outside the face box (the whole frame if the face fills it)."""
+    x0, y0, x1, y1 = box
+    total = float(gray.sum(dtype=np.float64))
+    face_sum = float(gray[y0:y1, x0:x1].sum(dtype=np.float64))
+    rest = gray.size - (x1 - x0) * (y1 - y0)
+    return (total - face_sum) / rest if rest > 0 else total / gray.size

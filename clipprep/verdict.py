@@ -1,0 +1,373 @@
+"""Probe + frame metrics + best window + profile -> problems and a verdict.
+
+Frame problems are judged twice: on the part of the clip the service would use *as uploaded*
+(its first ``max_duration_s`` seconds) and on the best window. A problem in the best window needs a
+new recording; a problem only outside it is fixable by cutting the clip to the window. A span has
+a problem when enough of its frames show it (``Quality.span_error_fraction`` /
+``span_warn_fraction``), so one odd frame does not fail a clip.
+
+Verdicts: ``ready`` (no errors), ``fixable`` (every error can be fixed by ``clipprep prepare``),
+``rejected`` (some error needs a new recording or a different name), ``unreadable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .metrics import FrameMetrics
+from .probe import Probe
+from .profiles import Profile
+from .windows import ERROR, WARNING, Window
+
+READY, FIXABLE, REJECTED, UNREADABLE = "ready", "fixable", "rejected", "unreadable"
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a clip, with a stable ``code`` and a hint that says how to fix it."""
+
+    code: str
+    severity: str  # "error" (not uploadable as is), "warning" (worse character), "info"
+    message: str
+    hint: str
+    fixable: bool  # clipprep prepare can fix it (trim, transcode, scale, crop)
+
+    def to_dict(self) -> dict:
+        """JSON-ready data."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+            "fixable": self.fixable,
+        }
+
+
+def verdict_of(problems: Sequence[Problem]) -> str:
+    """``ready`` / ``fixable`` / ``rejected`` from the problems found."""
+    errors = [p for p in problems if p.severity == ERROR]
+    if any(p.code == "unreadable" for p in errors):
+        return UNREADABLE
+    if not errors:
+        return READY
+    return FIXABLE if all(p.fixable for p in errors) else REJECTED
+
+
+def name_problems(name: str | None, profile: Profile) -> list[Problem]:
+    """Problems with the character's name (none when no name is given)."""
+    if name is None:
+        return []
+    text = name.strip()
+    low, high = profile.name_min_chars, profile.name_max_chars
+    if low <= len(text) <= high and text.isprintable():
+        return []
+    why = f"{len(text)} characters" if text.isprintable() else "it holds control characters"
+    return [
+        Problem(
+            "invalid_name",
+            ERROR,
+            f"the name must be {low}–{high} printable characters ({why})",
+            f"choose a name of {low}–{high} characters",
+            fixable=False,
+        )
+    ]
+
+
+def media_problems(probe: Probe, profile: Profile, window: Window | None) -> list[Problem]:
+    """Problems with the file itself: container, codec, duration, size, shape, audio."""
+    video = probe.video
+    if video is None:
+        return [
+            Problem(
+                "no_video",
+                ERROR,
+                "the file has no video stream",
+                "use a video file",
+                fixable=False,
+            )
+        ]
+    found: list[Problem] = []
+    add = found.append
+    if probe.container not in profile.containers:
+        add(
+            Problem(
+                "not_mp4",
+                ERROR,
+                f"the container is {probe.container.upper()}, the service wants "
+                f"{'/'.join(c.upper() for c in profile.containers)}",
+                "`clipprep prepare` rewrites it as MP4",
+                fixable=True,
+            )
+        )
+    if video.codec not in profile.video_codecs or video.bit_depth > 8:
+        add(
+            Problem(
+                "unsupported_codec",
+                WARNING,
+                f"the video is {video.codec} {video.pix_fmt} ({video.bit_depth}-bit); "
+                "8-bit H.264 is what every service accepts",
+                "`clipprep prepare` transcodes it to 8-bit H.264",
+                fixable=True,
+            )
+        )
+    found += _duration_problems(probe.duration_s, video.fps, profile, window)
+    if video.short_side < profile.min_short_side:
+        add(
+            Problem(
+                "low_resolution",
+                ERROR,
+                f"{video.width}×{video.height} is below {profile.min_short_side}p "
+                f"(short side {video.short_side} px)",
+                f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
+                fixable=False,
+            )
+        )
+    elif video.short_side > profile.max_short_side:
+        add(
+            Problem(
+                "oversized",
+                INFO,
+                f"{video.width}×{video.height} is above {profile.max_short_side}p; "
+                "the service scales it down",
+                "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
+                fixable=True,
+            )
+        )
+    if video.aspect > profile.max_aspect:
+        add(
+            Problem(
+                "aspect_ratio",
+                ERROR,
+                f"the aspect ratio {video.aspect:.2f}:1 is wider than {profile.max_aspect}:1",
+                "`clipprep prepare` crops around the face",
+                fixable=True,
+            )
+        )
+    if video.variable_frame_rate:
+        add(
+            Problem(
+                "variable_frame_rate",
+                WARNING,
+                "the frame rate is variable",
+                "`clipprep prepare` writes a constant frame rate",
+                fixable=True,
+            )
+        )
+    if video.interlaced:
+        add(
+            Problem(
+                "interlaced",
+                WARNING,
+                "the video is interlaced",
+                "export it progressive (deinterlaced)",
+                fixable=False,
+            )
+        )
+    if profile.wants_audio and probe.audio is None:
+        add(
+            Problem(
+                "no_audio",
+                WARNING,
+                "the clip has no audio; the character's voice will not be learned",
+                "record with sound if the character should speak",
+                fixable=False,
+            )
+        )
+    return found
+
+
+def _duration_problems(
+    duration: float, fps: float, profile: Profile, window: Window | None
+) -> list[Problem]:
+    low, high = profile.min_duration_s, profile.max_duration_s
+    # Half a frame of tolerance: 120 frames at 29.97 fps last 4.004 s, and that is a 4 s clip.
+    slack = 0.5 / fps if fps > 0 else 0.0
+    if duration < low - slack:
+        return [
+            Problem(
+                "too_short",
+                ERROR,
+                f"the clip lasts {duration:.2f} s; the service needs at least {low:g} s",
+                f"record {low:g}–{high:g} s of the character",
+                fixable=False,
+            )
+        ]
+    if duration <= high + slack:
+        return []
+    keep = f"keep {_span(window)}" if window else "no usable window was found"
+    return [
+        Problem(
+            "too_long",
+            ERROR,
+            f"the clip lasts {duration:.2f} s; the service keeps only its first {high:g} s",
+            f"{keep}: `clipprep prepare` cuts it there",
+            fixable=window is not None,
+        )
+    ]
+
+
+def _span(window: Window) -> str:
+    return f"{window.start_s:.2f}–{window.end_s:.2f} s"
+
+
+# Per frame-problem: how to describe the span (a statistic over its frames) and how to fix it.
+_Describe = Callable[[list[FrameMetrics]], str]
+
+
+def _median(values) -> float:
+    kept = [v for v in values if v is not None]
+    return float(np.median(kept)) if kept else float("nan")
+
+
+FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
+    "no_face": (
+        lambda ms: "no face is visible",
+        "film the character's face, clearly visible",
+    ),
+    "multiple_faces": (
+        lambda ms: "more than one face is visible",
+        "film one character alone in the frame",
+    ),
+    "face_too_small": (
+        lambda ms: f"the face is small (median {_median(m.face_h for m in ms):.0%} of the height)",
+        "move closer: the face should fill at least 15% of the frame height",
+    ),
+    "face_cut_off": (
+        lambda ms: "the face is cut off by the frame edge",
+        "keep the whole head inside the frame",
+    ),
+    "not_frontal": (
+        lambda ms: (
+            "the face is turned away "
+            f"(median yaw {_median(abs(m.yaw) for m in ms if m.yaw is not None):.0f}°, "
+            f"pitch {_median(abs(m.pitch) for m in ms if m.pitch is not None):.0f}°)"
+        ),
+        "have the character look toward the camera",
+    ),
+    "too_dark": (
+        lambda ms: f"the face is dark (median luma {_median(m.face_luma for m in ms):.0f}/255)",
+        "add light on the face",
+    ),
+    "overexposed": (
+        lambda ms: (
+            f"the face is overexposed (median luma {_median(m.face_luma for m in ms):.0f}/255)"
+        ),
+        "lower the exposure or the light on the face",
+    ),
+    "uneven_lighting": (
+        lambda ms: (
+            "one side of the face is much darker "
+            f"(imbalance {_median(m.face_lr_imbalance for m in ms):.2f})"
+        ),
+        "light the face evenly from the front",
+    ),
+    "backlit": (
+        lambda ms: (
+            "the face is darker than the background "
+            f"(ratio {_median(m.backlight_ratio for m in ms):.2f})"
+        ),
+        "turn the character toward the light or add a front light",
+    ),
+    "blurry": (
+        lambda ms: f"the face is not sharp (sharpness {_median(m.sharpness for m in ms):.0f})",
+        "focus on the face and avoid motion blur",
+    ),
+    "eyes_closed": (
+        lambda ms: "the eyes are closed in part of the clip",
+        "keep the eyes open and visible",
+    ),
+}
+
+
+def _span_severities(flags: Sequence[dict[str, str]], profile: Profile) -> dict[str, str]:
+    """code -> severity for a span of frames, from the share of frames flagged."""
+    q = profile.quality
+    count = max(1, len(flags))
+    result: dict[str, str] = {}
+    for code in FRAME_PROBLEMS:
+        errors = sum(1 for f in flags if f.get(code) == ERROR) / count
+        any_flag = sum(1 for f in flags if code in f) / count
+        if errors >= q.span_error_fraction:
+            result[code] = ERROR
+        elif any_flag >= q.span_warn_fraction:
+            result[code] = WARNING
+    return result
+
+
+def frame_problems(
+    metrics: Sequence[FrameMetrics],
+    flags: Sequence[dict[str, str]],
+    window: Window | None,
+    profile: Profile,
+) -> list[Problem]:
+    """Problems in the pictures: judged on the clip as uploaded and on the best window."""
+    if not metrics:
+        return []
+    as_is = [i for i, m in enumerate(metrics) if m.time_s < profile.max_duration_s]
+    span = range(window.first_sample, window.last_sample + 1) if window else as_is
+    in_upload = _span_severities([flags[i] for i in as_is], profile)
+    in_window = _span_severities([flags[i] for i in span], profile)
+    found = []
+    for code, (describe, hint) in FRAME_PROBLEMS.items():
+        if code in in_window:
+            message = _described(describe, code, metrics, flags, span)
+            found.append(Problem(code, in_window[code], message, hint, False))
+        elif code in in_upload and window is not None:
+            share = _described(describe, code, metrics, flags, as_is)
+            message = f"{share} in the first {profile.max_duration_s:g} s"
+            fix = f"keep {_span(window)}: `clipprep prepare` cuts it there"
+            found.append(Problem(code, in_upload[code], message, fix, True))
+    found += _cut_problem(metrics, as_is, window)
+    return found
+
+
+def _described(describe: _Describe, code: str, metrics, flags, indices) -> str:
+    """The problem described from the frames that show it, with how many of them do."""
+    shown = [i for i in indices if code in flags[i]]
+    share = len(shown) / max(1, len(indices))
+    return f"{describe([metrics[i] for i in shown])} in {share:.0%} of the frames"
+
+
+def _cut_problem(metrics, as_is: list[int], window: Window | None) -> list[Problem]:
+    cuts = [metrics[i].time_s for i in as_is[1:] if metrics[i].is_cut]
+    if not cuts:
+        return []
+    where = ", ".join(f"{t:.2f} s" for t in cuts[:3])
+    fix = f"keep {_span(window)} (no cut inside)" if window else "use one continuous shot"
+    return [
+        Problem(
+            "scene_cut",
+            ERROR,
+            f"the clip cuts to another shot at {where}",
+            fix,
+            fixable=window is not None,
+        )
+    ]
+
+
+def likeness_problems(
+    metrics: Sequence[FrameMetrics], window: Window | None, profile: Profile
+) -> list[Problem]:
+    """The ``human_likeness`` warning, for services that refuse real human faces."""
+    if not profile.warn_human_likeness or window is None:
+        return []
+    span = metrics[window.first_sample : window.last_sample + 1]
+    scores = [m.face_score for m in span if m.face_score is not None]
+    # The detector is trained on photographs of people: a confident, steady detection in most
+    # frames is a real (or photoreal) human face far more often than a drawn or costumed one.
+    if len(scores) < 0.5 * len(span) or _median(scores) < 0.7:
+        return []
+    return [
+        Problem(
+            "human_likeness",
+            WARNING,
+            f"a photoreal human face is visible (detector confidence {_median(scores):.2f}); "
+            f"{profile.name} refuses real human likeness unless the account has access",
+            "use a non-human character, or a provider that accepts people",
+            fixable=False,
+        )
+    ]
