@@ -1,0 +1,63 @@
+"""clipprep: check a short clip, find its best 2–4 s character window, prepare and submit it.
+
+The public API is re-exported here and imported lazily, so ``import clipprep`` (and the CLI's
+``--help``) stays fast: PyAV and MediaPipe load only when a clip is actually analysed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "check": "clipprep.pipeline",
+    "Analyzer": "clipprep.pipeline",
+    "Report": "clipprep.report",
+    "Problem": "clipprep.verdict",
+    "Window": "clipprep.windows",
+    "Probe": "clipprep.probe",
+    "probe": "clipprep.probe",
+    "Profile": "clipprep.profiles",
+    "PROFILES": "clipprep.profiles",
+    "ClipprepError": "clipprep.errors",
+    "InputError": "clipprep.errors",
+    "ModelError": "clipprep.errors",
+    "UsageError": "clipprep.errors",
+}
+
+__all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
+    "check",
+    "Analyzer",
+    "Report",
+    "Problem",
+    "Window",
+    "Probe",
+    "probe",
+    "Profile",
+    "PROFILES",
+    "ClipprepError",
+    "InputError",
+    "ModelError",
+    "UsageError",
+    "__version__",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .errors import ClipprepError, InputError, ModelError, UsageError
+    from .pipeline import Analyzer, check
+    from .probe import Probe, probe
+    from .profiles import PROFILES, Profile
+    from .report import Report
+    from .verdict import Problem
+    from .windows import Window
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clipprep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,5 @@
+"""``python -m clipprep`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,213 @@
+"""``check``: probe → frames → faces → metrics → windows → verdict → Report, for one clip.
+
+:class:`Analyzer` loads the face models once and checks any number of clips with them (the CLI
+and batch runs use one per process); :func:`check` is the one-call form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .faces import FaceFinder
+from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS, DecodeStats, iter_frames
+from .metrics import FrameMeasurer, FrameMetrics
+from .pose import smooth_angles
+from .probe import Probe, probe
+from .profiles import Profile, get_profile
+from .report import Report, summarize
+from .verdict import (
+    UNREADABLE,
+    Problem,
+    frame_problems,
+    likeness_problems,
+    media_problems,
+    name_problems,
+    verdict_of,
+)
+from .windows import ERROR, best_window, frame_flags, frame_score
+
+# Head pose is smoothed over this many samples: landmark fits jitter by a few degrees per frame.
+_POSE_SMOOTHING = 5
+
+
+class Analyzer:
+    """Checks clips against a profile, loading the face models once."""
+
+    def __init__(
+        self,
+        *,
+        profile: str | Profile | None = None,
+        sample_fps: float = DEFAULT_SAMPLE_FPS,
+        analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
+        model_dir: str | os.PathLike | None = None,
+    ):
+        self.profile = get_profile(profile)
+        self.sample_fps = sample_fps
+        self.analysis_long_side = analysis_long_side
+        self._model_dir = model_dir
+        self._finder: FaceFinder | None = None
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the face models."""
+        if self._finder is not None:
+            self._finder.close()
+            self._finder = None
+
+    def check(self, path: str | os.PathLike, *, name: str | None = None) -> Report:
+        """Analyse one clip. Unreadable input gives a report with verdict ``unreadable``."""
+        started = time.perf_counter()
+        path_text = os.fspath(path)
+        try:
+            facts = probe(path)
+            report = self._check_probed(Path(path), facts, name)
+        except InputError as exc:
+            report = _unreadable(path_text, exc, self.profile, name)
+        report.analysis["elapsed_s"] = round(time.perf_counter() - started, 3)
+        return report
+
+    def _check_probed(self, path: Path, facts: Probe, name: str | None) -> Report:
+        profile = self.profile
+        if facts.video is None:
+            problems = name_problems(name, profile) + media_problems(facts, profile, None)
+            return Report(
+                str(path), verdict_of(problems), profile.name, problems, facts, None, name
+            )
+        metrics, stats = self._measure(path, facts)
+        quality = profile.quality
+        flags = [frame_flags(m, quality) for m in metrics]
+        scores = [frame_score(m, quality) for m in metrics]
+        window = self._window(metrics, scores, facts)
+        problems = _ordered(
+            name_problems(name, profile)
+            + media_problems(facts, profile, window)
+            + frame_problems(metrics, flags, window, profile)
+            + likeness_problems(metrics, window, profile)
+        )
+        span = slice(window.first_sample, window.last_sample + 1) if window else slice(None)
+        return Report(
+            path=str(path),
+            verdict=verdict_of(problems),
+            profile=profile.name,
+            problems=problems,
+            probe=facts,
+            best_window=window,
+            name=name,
+            summary=summarize(metrics[span], scores[span]),
+            analysis={
+                "sample_fps": self.sample_fps,
+                "analysis_long_side": self.analysis_long_side,
+                "frames_decoded": stats.decoded,
+                "frames_sampled": stats.sampled,
+                "decode_errors": stats.errors,
+                "face_models": [
+                    "face_detection_full_range_sparse",
+                    "face_detection_short_range",
+                    "face_landmark",
+                ],
+            },
+            frames=metrics,
+            scores=scores,
+        )
+
+    def _measure(self, path: Path, facts: Probe) -> tuple[list[FrameMetrics], DecodeStats]:
+        finder = self._face_finder()
+        finder.reset()
+        measurer = FrameMeasurer((facts.video.width, facts.video.height), self.profile.quality)
+        stats = DecodeStats()
+        metrics = []
+        frames = iter_frames(
+            path, sample_fps=self.sample_fps, long_side=self.analysis_long_side, stats=stats
+        )
+        for frame in frames:
+            faces = finder.detect(frame.rgb)
+            landmarks = finder.landmarks(frame.rgb, faces[0]) if faces else None
+            metrics.append(measurer.measure(frame, faces, landmarks))
+        if not metrics:
+            raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
+        return _smoothed_pose(metrics), stats
+
+    def _face_finder(self) -> FaceFinder:
+        if self._finder is None:
+            self._finder = FaceFinder(self._model_dir)
+        return self._finder
+
+    def _window(self, metrics: list[FrameMetrics], scores: list[float], facts: Probe):
+        times = np.array([m.time_s for m in metrics])
+        return best_window(
+            times,
+            np.array(scores),
+            np.array([m.is_cut for m in metrics]),
+            clip_duration=facts.duration_s,
+            min_s=self.profile.min_duration_s,
+            max_s=self.profile.max_duration_s,
+            quality=self.profile.quality,
+        )
+
+
+def check(
+    path: str | os.PathLike,
+    *,
+    profile: str | Profile | None = None,
+    name: str | None = None,
+    sample_fps: float = DEFAULT_SAMPLE_FPS,
+    analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
+    model_dir: str | os.PathLike | None = None,
+) -> Report:
+    """Check one clip against a service profile and find its best 2–4 s window.
+
+    Returns a :class:`Report` (``verdict`` is ``ready``, ``fixable``, ``rejected`` or
+    ``unreadable``). Raises :class:`~clipprep.errors.ModelError` when the face models cannot be
+    found or fetched, and :class:`~clipprep.errors.UsageError` for an unknown profile.
+    """
+    with Analyzer(
+        profile=profile,
+        sample_fps=sample_fps,
+        analysis_long_side=analysis_long_side,
+        model_dir=model_dir,
+    ) as analyzer:
+        return analyzer.check(path, name=name)
+
+
+def _smoothed_pose(metrics: list[FrameMetrics]) -> list[FrameMetrics]:
+    smoothed = {
+        axis: smooth_angles(
+            [np.nan if getattr(m, axis) is None else getattr(m, axis) for m in metrics],
+            _POSE_SMOOTHING,
+        )
+        for axis in ("yaw", "pitch", "roll")
+    }
+    return [
+        dataclasses.replace(
+            m, **{axis: None if np.isnan(v[i]) else float(v[i]) for axis, v in smoothed.items()}
+        )
+        if m.face_h is not None
+        else m
+        for i, m in enumerate(metrics)
+    ]
+
+
+_SEVERITY_ORDER = {ERROR: 0, "warning": 1, "info": 2}
+
+
+def _ordered(problems: list[Problem]) -> list[Problem]:
+    """Errors first, then warnings, then notes; stable within a severity."""
+    return sorted(problems, key=lambda p: _SEVERITY_ORDER.get(p.severity, 3))
+
+
+def _unreadable(path: str, exc: InputError, profile: Profile, name: str | None) -> Report:
+    code = exc.code if exc.code in ("unreadable", "no_video") else "unreadable"
+    problem = Problem(code, ERROR, exc.message, exc.hint or "check the file", fixable=False)
+    verdict = UNREADABLE if code == "unreadable" else verdict_of([problem])
+    return Report(path, verdict, profile.name, [problem], name=name)

@@ -1,0 +1,160 @@
+"""The result of checking a clip: the :class:`Report`, its JSON form, and its terminal summary.
+
+JSON schema (``schema_version`` 1) — documented field by field in the README:
+``schema_version``, ``path``, ``verdict``, ``profile``, ``name``, ``best_window``
+(``start``/``end``/``duration`` seconds, scores), ``problems`` (``code``, ``severity``,
+``message``, ``hint``, ``fixable``), ``probe`` (ffprobe-like facts), ``summary`` (per metric over
+the best window: ``mean``/``median``/``min``/``max``), ``analysis`` (how it was measured) and,
+when asked for, ``frames`` (every sampled frame's metrics and score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .metrics import FrameMetrics
+from .probe import Probe
+from .verdict import Problem
+from .windows import Window
+
+SCHEMA_VERSION = 1
+
+# Metrics summarised over the best window, in report order.
+SUMMARY_METRICS = (
+    "face_h",
+    "face_score",
+    "yaw",
+    "pitch",
+    "roll",
+    "eye_distance_px",
+    "eye_openness",
+    "face_luma",
+    "frame_luma",
+    "face_clipped_fraction",
+    "face_lr_imbalance",
+    "backlight_ratio",
+    "sharpness",
+    "motion",
+)
+
+
+@dataclass
+class Report:
+    """Everything clipprep found about one clip."""
+
+    path: str
+    verdict: str  # "ready" | "fixable" | "rejected" | "unreadable"
+    profile: str
+    problems: list[Problem]
+    probe: Probe | None = None
+    best_window: Window | None = None
+    name: str | None = None
+    summary: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    analysis: dict = field(default_factory=dict)
+    frames: list[FrameMetrics] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems of severity ``error``."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    def to_dict(self, *, include_frames: bool = False) -> dict:
+        """The report as JSON-ready data (``include_frames`` adds the per-frame timeline)."""
+        data = {
+            "schema_version": SCHEMA_VERSION,
+            "path": self.path,
+            "verdict": self.verdict,
+            "profile": self.profile,
+            "name": self.name,
+            "best_window": self.best_window.to_dict() if self.best_window else None,
+            "problems": [p.to_dict() for p in self.problems],
+            "probe": self.probe.to_dict() if self.probe else None,
+            "summary": self.summary,
+            "analysis": self.analysis,
+        }
+        if include_frames:
+            data["frames"] = [
+                {**m.to_dict(), "score": round(s, 4)}
+                for m, s in zip(self.frames, self.scores, strict=True)
+            ]
+        return data
+
+
+def summarize(frames: Sequence[FrameMetrics], scores: Sequence[float]) -> dict:
+    """Per-metric statistics over a span of frames (None where no frame had a value)."""
+    summary = {name: _stats([getattr(m, name) for m in frames]) for name in SUMMARY_METRICS}
+    count = max(1, len(frames))
+    summary["face_present"] = {"share": round(sum(m.face_h is not None for m in frames) / count, 4)}
+    summary["competing_faces"] = {
+        "share": round(sum(m.competing_faces > 0 for m in frames) / count, 4)
+    }
+    summary["frame_score"] = _stats(list(scores))
+    return summary
+
+
+def _stats(values: list) -> dict[str, float | None]:
+    kept = np.array([v for v in values if v is not None], dtype=np.float64)
+    if kept.size == 0:
+        return {"mean": None, "median": None, "min": None, "max": None}
+    return {
+        "mean": round(float(kept.mean()), 4),
+        "median": round(float(np.median(kept)), 4),
+        "min": round(float(kept.min()), 4),
+        "max": round(float(kept.max()), 4),
+    }
+
+
+_VERDICT_STYLE = {
+    "ready": "bold green",
+    "fixable": "bold yellow",
+    "rejected": "bold red",
+    "unreadable": "bold red",
+}
+_SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def render(report: Report, console) -> None:
+    """Print a readable summary of ``report`` on a rich ``Console``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    title = Text.assemble(
+        (report.verdict.upper(), _VERDICT_STYLE.get(report.verdict, "bold")), "  ", report.path
+    )
+    console.print(title)
+    facts = _facts_line(report)
+    if facts:
+        console.print(f"  {facts}", style="dim")
+    if report.best_window:
+        w = report.best_window
+        console.print(
+            f"  best window: {w.start_s:.2f}–{w.end_s:.2f} s "
+            f"({w.duration_s:.2f} s, score {w.score:.2f})"
+        )
+    if report.problems:
+        table = Table(show_header=False, box=None, padding=(0, 1), expand=False)
+        for p in report.problems:
+            table.add_row(
+                Text(p.severity, style=_SEVERITY_STYLE.get(p.severity, "")),
+                Text(p.code, style="bold"),
+                Text(f"{p.message}\n→ {p.hint}"),
+            )
+        console.print(table)
+    else:
+        console.print("  no problems found", style="green")
+
+
+def _facts_line(report: Report) -> str:
+    probe = report.probe
+    if probe is None or probe.video is None:
+        return ""
+    v = probe.video
+    audio = probe.audio.codec if probe.audio else "no audio"
+    return (
+        f"{probe.container} · {v.codec} {v.pix_fmt} · {v.width}×{v.height} · "
+        f"{v.fps:.3g} fps · {probe.duration_s:.2f} s · {audio}"
+    )
