@@ -146,7 +146,7 @@ def _probe_open(container, path: Path, size: int) -> Probe:
     return Probe(
         path=str(path),
         size_bytes=size,
-        container=_container_name(container),
+        container=_container_name(container, path),
         container_long=container.format.long_name,
         duration_s=round(duration, 6),
         duration_source=source,
@@ -155,12 +155,14 @@ def _probe_open(container, path: Path, size: int) -> Probe:
     )
 
 
-def _container_name(container) -> str:
+def _container_name(container, path: Path) -> str:
     names = container.format.name.split(",")
     if "mp4" in names:
         brand = container.metadata.get("major_brand", "").strip().lower()
         return "mov" if brand in _QUICKTIME_BRANDS else "mp4"
-    return names[0]
+    # One demuxer serves several formats (matroska,webm): the extension picks among its names.
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix if suffix in names else names[0]
 
 
 def _header_duration(container, stream) -> float | None:
