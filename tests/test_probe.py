@@ -1,0 +1,110 @@
+"""probe() facts on clips written with known properties (container, codec, rotation, audio)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from clipprep.errors import InputError
+from clipprep.probe import probe
+from clipprep.synth import face_frame, write_clip
+
+
+def frames(count: int, width: int = 320, height: int = 240):
+    background = face_frame(width, height)
+    for i in range(count):
+        yield np.roll(background, i, axis=1)
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "pix_fmt", "container", "decoded_as", "depth"),
+    [
+        ("clip.mp4", "libx264", "yuv420p", "mp4", "h264", 8),
+        ("clip.mov", "libx264", "yuv420p", "mov", "h264", 8),
+        ("clip.webm", "libvpx-vp9", "yuv420p", "webm", "vp9", 8),
+        ("clip.mkv", "libx265", "yuv420p10le", "matroska", "hevc", 10),
+    ],
+)
+def test_container_codec_and_depth(tmp_path, name, codec, pix_fmt, container, decoded_as, depth):
+    audio_codec = "libopus" if name.endswith(".webm") else "aac"
+    path = write_clip(
+        tmp_path / name, frames(30), 15, codec=codec, pix_fmt=pix_fmt, audio_codec=audio_codec
+    )
+    facts = probe(path)
+    assert facts.container == container
+    assert facts.video.codec == decoded_as
+    assert facts.video.bit_depth == depth
+    assert facts.duration_s == pytest.approx(2.0, abs=0.1)
+    assert facts.audio is not None
+    assert facts.is_mp4 == (container == "mp4")
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_rotation_gives_the_display_size(tmp_path, rotation):
+    path = write_clip(tmp_path / "rot.mp4", frames(10, 320, 240), 10, rotation=rotation)
+    video = probe(path).video
+    assert video.rotation == rotation % 360
+    assert (video.coded_width, video.coded_height) == (320, 240)
+    expected = (240, 320) if rotation % 180 else (320, 240)
+    assert (video.width, video.height) == expected
+
+
+def test_constant_rate_clip_without_audio(tmp_path):
+    path = write_clip(tmp_path / "silent.mp4", frames(25), 25, audio=False)
+    facts = probe(path)
+    assert facts.audio is None
+    assert facts.video.fps == pytest.approx(25)
+    assert facts.video.frame_count == 25
+    assert not facts.video.variable_frame_rate
+
+
+def test_variable_frame_rate_is_detected(tmp_path):
+    import av
+
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 90)
+        pts = 0
+        for i, picture in enumerate(frames(40)):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = pts
+            frame.time_base = stream.time_base
+            pts += 3 if i % 2 else 6  # alternately 1/30 s and 1/15 s
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert probe(path).video.variable_frame_rate
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.mkdir(), "folder"),
+        (lambda p: p.write_bytes(b"\x00" * 4096), "not a readable media file"),
+    ],
+    ids=["missing", "empty", "folder", "zeros"],
+)
+def test_bad_inputs_raise_input_error(tmp_path, setup, words):
+    path = tmp_path / "input.mp4"
+    setup(path)
+    with pytest.raises(InputError) as error:
+        probe(path)
+    assert words in error.value.message
+    assert error.value.hint
+
+
+def test_truncated_clip_still_probes_or_fails_cleanly(tmp_path):
+    whole = write_clip(tmp_path / "whole.mp4", frames(60), 30)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    try:
+        facts = probe(cut)
+    except InputError as error:
+        assert error.code == "unreadable"
+    else:
+        assert facts.video is not None

@@ -1,0 +1,95 @@
+"""The window search on known score sequences, against a brute-force reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clipprep.profiles import Quality
+from clipprep.windows import best_window
+
+Q = Quality()
+FPS = 10
+
+
+def search(scores, cuts=None, duration=None, min_s=2.0, max_s=4.0):
+    scores = np.asarray(scores, dtype=float)
+    times = np.arange(len(scores)) / FPS
+    cuts = np.zeros(len(scores), bool) if cuts is None else np.asarray(cuts)
+    duration = len(scores) / FPS if duration is None else duration
+    return best_window(
+        times, scores, cuts, clip_duration=duration, min_s=min_s, max_s=max_s, quality=Q
+    )
+
+
+def brute_force(scores, cuts, min_s=2.0, max_s=4.0):
+    """Every (i, j) pair, scored the documented way: the reference the fast search must match."""
+    n = len(scores)
+    duration = n / FPS
+    candidates = []
+    for i in range(n):
+        for j in range(i, n):
+            length_s = min((j + 1) / FPS, duration) - i / FPS
+            slack = 0.25 / FPS
+            if not (min_s - slack <= length_s <= max_s + slack) or any(cuts[i + 1 : j + 1]):
+                continue
+            span = scores[i : j + 1]
+            bad = np.mean(span < Q.bad_frame_score)
+            candidates.append((np.mean(span) * (1 - bad) ** 2, length_s, i, j))
+    return max(candidates) if candidates else None
+
+
+def test_good_middle_is_found():
+    scores = [0.05] * 20 + [0.9] * 45 + [0.0] * 25
+    window = search(scores)
+    assert window.start_s >= 2.0 and window.end_s <= 6.5
+    assert window.duration_s == pytest.approx(4.0, abs=0.11)
+
+
+def test_short_bad_stretch_counts_against_a_window():
+    # 6 s of good footage with a 0.3 s blackout at 3.0 s: the window must avoid it.
+    scores = [0.9] * 60
+    scores[30:33] = [0.0, 0.0, 0.0]
+    window = search(scores)
+    assert window.last_sample < 30 or window.first_sample > 32
+
+
+def test_window_never_crosses_a_cut():
+    scores = [0.9] * 60
+    cuts = [False] * 60
+    cuts[25] = True  # a cut between 2.4 s and 2.5 s
+    window = search(scores, cuts)
+    assert not (window.first_sample < 25 <= window.last_sample)
+
+
+def test_equal_windows_prefer_the_longest():
+    window = search([0.8] * 50)
+    assert window.duration_s == pytest.approx(4.0, abs=0.01)
+
+
+def test_too_short_clip_has_no_window():
+    assert search([0.9] * 15) is None
+
+
+def test_clip_of_exactly_two_seconds_is_one_window():
+    window = search([0.9] * 20)
+    assert (window.start_s, window.end_s) == (0.0, 2.0)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_matches_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(25, 70))
+    scores = np.clip(rng.normal(0.6, 0.3, n), 0, 1)
+    cuts = rng.random(n) < 0.03
+    window = search(scores, cuts)
+    reference = brute_force(scores, cuts)
+    if reference is None:
+        assert window is None
+        return
+    best_score = reference[0]
+    # The fast search may pick a longer window within the tie margin, never a worse one.
+    assert window.score >= best_score - Q.window_tie - 1e-9
+    assert window.score <= best_score + 1e-9
+    expected = np.mean(scores[window.first_sample : window.last_sample + 1])
+    assert window.mean_frame_score == pytest.approx(expected)
