@@ -5,7 +5,7 @@ Exit codes (the worst clip decides when several are checked):
 ====  =====================================================
 0     ready: upload as is
 3     fixable: ``clipprep prepare`` can make it ready
-4     rejected: needs a new recording (or another name)
+4     rejected: needs a new recording (or another name; or prepare found nothing to keep)
 5     unreadable: not a readable video file
 6     the face models are missing and could not be fetched
 2     usage error (bad option or argument)
@@ -55,9 +55,7 @@ def _run(debug: bool, action) -> int:
             raise
         hint = f"\n  hint: {exc.hint}" if exc.hint else ""
         click.echo(f"clipprep: error [{exc.code}]: {exc.message}{hint}", err=True)
-        if isinstance(exc, ModelError):
-            return EXIT_MODELS
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_UNREADABLE
+        return _exit_code_for(exc)
     except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
         if debug:
             raise
@@ -69,6 +67,30 @@ def _run(debug: bool, action) -> int:
         return EXIT_INTERNAL
 
 
+def _exit_code_for(exc: ClipprepError) -> int:
+    if isinstance(exc, ModelError):
+        return EXIT_MODELS
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    if exc.code == "cannot_prepare":  # nothing worth keeping: it needs a new recording
+        return EXIT_REJECTED
+    return EXIT_UNREADABLE
+
+
+_profile_option = click.option(
+    "--profile",
+    type=click.Choice(sorted(PROFILES)),
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    help="Service rules to check against.",
+)
+_name_option = click.option("--name", help="Character name to validate too (1–80 characters).")
+_model_dir_option = click.option(
+    "--model-dir", type=click.Path(file_okay=False), help="Folder of the face models."
+)
+_debug_option = click.option("--debug", is_flag=True, help="Show tracebacks.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="clipprep")
 def main() -> None:
@@ -77,14 +99,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option(
-    "--profile",
-    type=click.Choice(sorted(PROFILES)),
-    default=DEFAULT_PROFILE,
-    show_default=True,
-    help="Service rules to check against.",
-)
-@click.option("--name", help="Character name to validate too (1–80 characters).")
+@_profile_option
+@_name_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON report per clip (JSON Lines)."
 )
@@ -103,8 +119,8 @@ def main() -> None:
     show_default=True,
     help="Long side (px) frames are scaled to for analysis.",
 )
-@click.option("--model-dir", type=click.Path(file_okay=False), help="Folder of the face models.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@_model_dir_option
+@_debug_option
 def check(paths, profile, name, as_json, frames, sample_fps, analysis_size, model_dir, debug):
     """Check clips and find each one's best 2–4 s window.
 
@@ -137,15 +153,109 @@ def check(paths, profile, name, as_json, frames, sample_fps, analysis_size, mode
     sys.exit(_run(debug, action))
 
 
+@main.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Default: NAME.prepared.mp4.")
+@click.option(
+    "--start", type=click.FloatRange(min=0), help="Cut from here (s) instead of the best window."
+)
+@click.option("--end", type=click.FloatRange(min=0), help="Cut to here (s).")
+@click.option(
+    "--aspect",
+    type=click.Choice(["16:9", "9:16", "1:1"]),
+    help="Crop to this shape around the face.",
+)
+@click.option("--allow-upscale", is_flag=True, help="Enlarge clips below 720p (adds no detail).")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_profile_option
+@_name_option
+@_model_dir_option
+@_debug_option
+def prepare(
+    path, output, start, end, aspect, allow_upscale, force, as_json, profile, name, model_dir, debug
+):
+    """Write the upload-ready clip: best window, upright, 720–1080p, H.264/AAC MP4.
+
+    The result is checked again; the exit code is its verdict (0 ready).
+    """
+
+    def action() -> int:
+        from .export import prepare as run_prepare
+        from .pipeline import Analyzer
+
+        console = _console()
+        with (
+            Analyzer(profile=profile, model_dir=model_dir) as analyzer,
+            _progress(as_json) as on_frame,
+        ):
+            result = run_prepare(
+                path,
+                output,
+                start=start,
+                end=end,
+                aspect=aspect,
+                allow_upscale=allow_upscale,
+                force=force,
+                name=name,
+                analyzer=analyzer,
+                on_frame=on_frame,
+            )
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:
+            _render_prepared(result, console)
+        return VERDICT_EXIT[result.verdict]
+
+    sys.exit(_run(debug, action))
+
+
+def _render_prepared(result, console) -> None:
+    from .report import render
+
+    ops = ", ".join(op["op"] for op in result.plan.operations)
+    console.print(
+        f"wrote {result.output} ({result.plan.start_s:.2f}–{result.plan.end_s:.2f} s of "
+        f"{result.input}; {ops})"
+    )
+    for warning in result.warnings:
+        console.print(f"  warning: {warning}", style="yellow")
+    render(result.report, console)
+    if result.verdict != "ready":
+        console.print("the prepared file is not ready: see the problems above", style="bold red")
+
+
+class _progress:
+    """A progress bar on an interactive stderr while frames are encoded; silent otherwise."""
+
+    def __init__(self, quiet: bool):
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self._bar = Progress(console=_console(stderr=True), transient=True)
+
+    def __enter__(self):
+        if self._bar is None:
+            return None
+        self._bar.start()
+        task = self._bar.add_task("encoding", total=None)
+        return lambda count: self._bar.update(task, completed=count)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 @main.group()
 def models() -> None:
     """Find or fetch the face model files."""
 
 
 @models.command("fetch")
-@click.option("--model-dir", type=click.Path(file_okay=False), help="Where to put them.")
+@_model_dir_option
 @click.option("--force", is_flag=True, help="Download again even if valid files are present.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@_debug_option
 def models_fetch(model_dir, force, debug):
     """Download the face models (or extract them from the mediapipe wheel), sha256-verified."""
 
@@ -160,7 +270,7 @@ def models_fetch(model_dir, force, debug):
 
 
 @models.command("path")
-@click.option("--model-dir", type=click.Path(file_okay=False))
+@_model_dir_option
 def models_path(model_dir):
     """Print the folder the face models are read from."""
     from .models import model_dir as resolve

@@ -80,6 +80,10 @@ class Profile:
     name_min_chars: int = 1
     name_max_chars: int = 80
     wants_audio: bool = True  # no audio is a warning, never an error
+    add_silent_audio: bool = False  # prepare gives a clip without audio a silent track
+    # What prepare writes: H.264 quality (x264 CRF: lower is better and bigger) and speed.
+    output_crf: int = 18
+    output_preset: str = "medium"
     warn_human_likeness: bool = False
     quality: Quality = field(default_factory=Quality)
 

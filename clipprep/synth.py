@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -177,14 +177,17 @@ def build_clip(
     **write_options,
 ) -> Path:
     """Write the segments one after another as one clip; see :func:`write_clip` for options."""
+    return write_clip(path, clip_frames(segments, width, height, fps), fps, **write_options)
 
-    def frames() -> Iterator[np.ndarray]:
-        start = 0
-        for segment in segments:
-            yield from _segment_frames(segment, width, height, fps, start)
-            start += round(segment.duration * fps)
 
-    return write_clip(path, frames(), fps, **write_options)
+def clip_frames(
+    segments: Sequence[Segment], width: int = 1280, height: int = 720, fps: float = 30
+) -> Iterator[np.ndarray]:
+    """The RGB frames of the segments, one after another (to draw on before writing)."""
+    start = 0
+    for segment in segments:
+        yield from _segment_frames(segment, width, height, fps, start)
+        start += round(segment.duration * fps)
 
 
 def write_clip(
@@ -198,13 +201,15 @@ def write_clip(
     audio: bool = True,
     rotation: int = 0,
     audio_codec: str = "aac",
+    tone: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Path:
     """Encode RGB frames (stored orientation) into ``path`` atomically; return the path.
 
     ``rotation`` writes a display matrix the way phones do: degrees counter-clockwise that a
     player turns the picture (PyAV's and FFmpeg's sign, what ``frame.rotation`` reads back).
-    ``audio`` adds a quiet 440 Hz tone for the clip's duration. The container follows the
-    extension (.mp4, .mov, .mkv, .webm).
+    ``audio`` adds a quiet 440 Hz tone for the clip's duration, or ``tone(times_s) -> samples``
+    when given (to place clicks at known times). The container follows the extension (.mp4,
+    .mov, .mkv, .webm).
     """
     import av
 
@@ -214,8 +219,9 @@ def write_clip(
     options = {"movflags": "+faststart"} if path.suffix.lower() in (".mp4", ".mov") else {}
     try:
         with av.open(str(temporary), "w", options=options) as container:
+            sound = (tone or _sine) if audio else None
             _encode(
-                container, iter(frames), rate, codec, pix_fmt, crf, rotation, audio_codec, audio
+                container, iter(frames), rate, codec, pix_fmt, crf, rotation, audio_codec, sound
             )
         os.replace(temporary, path)
     except BaseException:
@@ -224,7 +230,7 @@ def write_clip(
     return path
 
 
-def _encode(container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec, audio) -> None:
+def _encode(container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec, sound) -> None:
     """Add every stream before the first packet (the header is written then), then write the
     tone in step with the pictures so the muxer interleaves them."""
     import av
@@ -238,7 +244,7 @@ def _encode(container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec,
     stream.options = _quality_options(codec, crf)
     if rotation:
         stream.set_display_rotation(rotation)
-    tone = _Tone(container, audio_codec) if audio else None
+    tone = _Tone(container, audio_codec, sound) if sound is not None else None
     for index, pixels in enumerate(itertools.chain([first], frames)):
         frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
         frame.pts = index
@@ -262,10 +268,16 @@ def _quality_options(codec: str, crf: int) -> dict[str, str]:
     return {}
 
 
-class _Tone:
-    """A quiet 440 Hz sine, written up to a given time."""
+def _sine(times: np.ndarray) -> np.ndarray:
+    """A quiet 440 Hz tone."""
+    return 0.05 * np.sin(2 * np.pi * 440 * times)
 
-    def __init__(self, container, codec: str):
+
+class _Tone:
+    """Audio from a function of time, written up to a given time."""
+
+    def __init__(self, container, codec: str, sound: Callable[[np.ndarray], np.ndarray]):
+        self._sound = sound
         self._container = container
         self._stream = container.add_stream(codec, rate=_AUDIO_RATE)
         self._stream.layout = "mono"
@@ -279,7 +291,7 @@ class _Tone:
         if total <= self._written:
             return
         t = np.arange(self._written, total) / _AUDIO_RATE
-        samples = (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32).reshape(1, -1)
+        samples = np.asarray(self._sound(t), dtype=np.float32).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
         frame.sample_rate = _AUDIO_RATE
         frame.pts = self._written

@@ -1,0 +1,519 @@
+"""``prepare``: write the clip the characters service should receive.
+
+Cut to the best window (or one given), frame-accurate — every frame is decoded and re-encoded,
+so the first output frame is the frame at the start, not the keyframe before it — with the audio
+cut at the same instant. Rotation is applied to the pixels; a too-wide picture (or one given an
+``aspect``) is cropped around the face track; the short side is brought within 720–1080 px
+(never upscaled unless asked); the result is 8-bit H.264 + AAC at a constant frame rate with the
+``moov`` atom first. The output is written atomically, never over an existing file unless
+``force``, never over the input, and checked again before ``prepare`` returns.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ClipprepError, InputError, UsageError
+from .probe import Probe, VideoInfo
+from .profiles import Profile
+from .report import Report
+
+AUDIO_RATE = 48000
+ASPECTS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0}
+_MAX_FPS = 60.0  # faster sources are resampled: the services gain nothing from more
+
+
+class PrepareError(ClipprepError):
+    """The clip cannot be made ready by cutting, cropping, scaling or transcoding."""
+
+    default_code = "cannot_prepare"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What prepare will do, decided before any pixel is touched."""
+
+    start_s: float
+    end_s: float
+    crop: tuple[int, int, int, int]  # x, y, width, height in the upright source picture
+    size: tuple[int, int]  # output width, height
+    fps: float
+    audio: str  # "aac" (re-encoded), "silent" (added), "none"
+    operations: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """The result of :func:`prepare`."""
+
+    input: str
+    output: str
+    plan: Plan
+    before: Probe
+    after: Probe
+    report: Report  # the prepared file, checked again
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """The prepared file's verdict (``ready`` when all went well)."""
+        return self.report.verdict
+
+    def to_dict(self) -> dict:
+        """JSON-ready data: input, output, window, operations, probes, the re-check."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "window": {"start": round(self.plan.start_s, 3), "end": round(self.plan.end_s, 3)},
+            "operations": self.plan.operations,
+            "warnings": self.warnings,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "verdict": self.verdict,
+            "report": self.report.to_dict(),
+        }
+
+
+def default_output(path: str | os.PathLike) -> Path:
+    """``clip.mov`` -> ``clip.prepared.mp4`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prepared.mp4")
+
+
+def plan(
+    report: Report,
+    profile: Profile,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    aspect: str | None = None,
+    allow_upscale: bool = False,
+) -> tuple[Plan, list[str]]:
+    """Decide the cut, crop, size, rate and audio for a checked clip; also return warnings."""
+    facts = report.probe
+    if facts is None or facts.video is None:
+        raise InputError(f"{report.path}: no readable video", code="unreadable")
+    start_s, end_s = _span(report, profile, start, end)
+    crop = _crop_box(facts.video, report, start_s, end_s, profile, aspect)
+    size, warnings = _output_size(crop[2], crop[3], profile, allow_upscale)
+    fps = min(facts.video.fps or 30.0, _MAX_FPS)
+    audio = "aac" if facts.audio else ("silent" if profile.add_silent_audio else "none")
+    chosen = Plan(start_s, end_s, crop, size, fps, audio)
+    chosen.operations.extend(_operations(facts, chosen))
+    return chosen, warnings
+
+
+def _span(report: Report, profile: Profile, start, end) -> tuple[float, float]:
+    duration = report.probe.duration_s
+    low, high = profile.min_duration_s, profile.max_duration_s
+    if start is not None or end is not None:
+        start = 0.0 if start is None else start
+        end = min(duration, start + high) if end is None else end
+        if not (0 <= start < end <= duration + 1e-6):
+            raise UsageError(
+                f"--start/--end {start:g}–{end:g} s is outside the clip (0–{duration:.2f} s)"
+            )
+        if not (low - 1e-6 <= end - start <= high + 1e-6):
+            raise UsageError(
+                f"--start/--end give {end - start:.2f} s; the service needs {low:g}–{high:g} s"
+            )
+        return start, end
+    window = report.best_window
+    if window is None:
+        raise PrepareError(
+            f"{report.path}: no {low:g}–{high:g} s window to keep "
+            f"(the clip lasts {duration:.2f} s)",
+            hint=f"record at least {low:g} s of the character",
+        )
+    if duration <= high and not any(p.fixable and p.code != "too_long" for p in report.errors):
+        return 0.0, duration  # already the right length and nothing to cut away: keep it all
+    return window.start_s, window.end_s
+
+
+def _face_centre(report: Report, start: float, end: float) -> tuple[float, float] | None:
+    """Median face centre (fractions of the upright frame) over the kept span."""
+    centres = [
+        (m.face_x + m.face_w / 2, m.face_y + m.face_h / 2)
+        for m in report.frames
+        if start - 1e-6 <= m.time_s < end and m.face_x is not None
+    ]
+    if not centres:
+        return None
+    return statistics.median(c[0] for c in centres), statistics.median(c[1] for c in centres)
+
+
+def _crop_box(video: VideoInfo, report, start, end, profile, aspect) -> tuple[int, int, int, int]:
+    width, height = video.width, video.height
+    ratio = width / height
+    if aspect is not None:
+        target = ASPECTS[aspect]
+    elif max(ratio, 1 / ratio) > profile.max_aspect:
+        target = profile.max_aspect if ratio > 1 else 1 / profile.max_aspect
+    else:
+        return 0, 0, width, height
+    crop_w, crop_h = (
+        (round(height * target), height) if ratio > target else (width, round(width / target))
+    )
+    centre = _face_centre(report, start, end) or (0.5, 0.5)
+    x = min(max(0, round(centre[0] * width - crop_w / 2)), width - crop_w)
+    y = min(max(0, round(centre[1] * height - crop_h / 2)), height - crop_h)
+    return x, y, crop_w, crop_h
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def _output_size(width: int, height: int, profile: Profile, allow_upscale: bool):
+    short = min(width, height)
+    warnings = []
+    scale = 1.0
+    if short > profile.max_short_side:
+        scale = profile.max_short_side / short
+    elif short < profile.min_short_side:
+        if allow_upscale:
+            scale = profile.min_short_side / short
+            warnings.append(
+                f"upscaled {width}×{height} to {profile.min_short_side}p: upscaling adds no "
+                "detail, the service sees a soft picture"
+            )
+        else:
+            warnings.append(
+                f"kept {width}×{height}: below {profile.min_short_side}p, the service will "
+                "refuse it (--allow-upscale to enlarge it anyway)"
+            )
+    return (_even(width * scale), _even(height * scale)), warnings
+
+
+def _operations(facts: Probe, chosen: Plan) -> list[dict]:
+    video = facts.video
+    ops = []
+    if chosen.start_s > 0 or chosen.end_s < facts.duration_s - 1e-3:
+        ops.append({"op": "trim", "detail": f"{chosen.start_s:.3f}–{chosen.end_s:.3f} s"})
+    if video.rotation:
+        ops.append({"op": "rotate", "detail": f"{video.rotation}° applied to the pixels"})
+    x, y, w, h = chosen.crop
+    if (w, h) != (video.width, video.height):
+        ops.append({"op": "crop", "detail": f"{w}×{h} at ({x}, {y})"})
+    if chosen.size != (w, h):
+        ops.append({"op": "scale", "detail": f"{w}×{h} -> {chosen.size[0]}×{chosen.size[1]}"})
+    ops.append(
+        {
+            "op": "transcode",
+            "detail": f"{video.codec} {video.pix_fmt} -> h264 yuv420p, "
+            f"constant {chosen.fps:.3g} fps",
+        }
+    )
+    audio = {"aac": "re-encoded as AAC", "silent": "silent track added", "none": "no audio"}
+    ops.append({"op": "audio", "detail": audio[chosen.audio]})
+    return ops
+
+
+def write(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    chosen: Plan,
+    profile: Profile,
+    *,
+    force: bool = False,
+    on_frame: Callable[[int], None] | None = None,
+) -> None:
+    """Encode ``source`` into ``output`` following ``chosen``, atomically.
+
+    ``on_frame(n)`` is called after each output frame (progress; tests interrupt through it).
+    """
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise UsageError(f"{output.parent}: no such folder")
+    fd, temporary = tempfile.mkstemp(
+        prefix=f".{output.stem}.", suffix=".part.mp4", dir=output.parent
+    )
+    os.close(fd)
+    try:
+        _encode(Path(source), Path(temporary), chosen, profile, on_frame)
+        _publish(Path(temporary), output, force)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def _exists(output: Path) -> UsageError:
+    return UsageError(f"{output} exists", code="output_exists", hint="use --force to replace it")
+
+
+def _publish(temporary: Path, output: Path, force: bool) -> None:
+    """Move the finished file into place: replace only with ``force``; otherwise a hard link,
+    which fails if the name was taken meanwhile, so nothing is ever overwritten by a race."""
+    if force:
+        os.replace(temporary, output)
+        return
+    try:
+        os.link(temporary, output)
+    except FileExistsError:
+        raise _exists(output) from None
+    except OSError:  # no hard links here (some network or FAT volumes): check, then rename
+        if output.exists():
+            raise _exists(output) from None
+        os.replace(temporary, output)
+
+
+def _encode(source: Path, target: Path, chosen: Plan, profile: Profile, on_frame) -> None:
+    import av
+
+    with (
+        av.open(str(source), metadata_errors="ignore") as inp,
+        av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        ain = inp.streams.audio[0] if inp.streams.audio and chosen.audio == "aac" else None
+        rate = Fraction(chosen.fps).limit_denominator(1001)
+        vout = out.add_stream("libx264", rate=rate)
+        vout.width, vout.height = chosen.size
+        vout.pix_fmt = "yuv420p"
+        vout.options = {"crf": str(profile.output_crf), "preset": profile.output_preset}
+        aout = _audio_stream(out) if chosen.audio != "none" else None
+        pictures = _Pictures(vout, out, chosen, on_frame)
+        sound = _Sound(aout, out, chosen) if aout is not None else None
+        origin = _first_video_time(inp, vin)
+        _seek_before(inp, vin, origin + chosen.start_s)
+        streams = [s for s in (vin, ain) if s is not None]
+        for packet in inp.demux(streams):
+            for frame in _decode(packet):
+                if packet.stream is vin:
+                    pictures.add(frame, frame.time - origin if frame.time is not None else None)
+                elif sound is not None and frame.time is not None:
+                    # Cut at the window's start: the first picture lies within half a frame of it.
+                    sound.add(frame, frame.time - origin - chosen.start_s)
+            if pictures.done and (ain is None or sound.done):
+                break
+        pictures.finish()
+        if sound is not None:
+            sound.finish(pictures.count / float(rate))
+
+
+def _decode(packet):
+    import av
+
+    try:
+        return packet.decode()
+    except (av.InvalidDataError, av.FFmpegError):
+        return []  # a damaged packet costs its frame; the slot is filled by its neighbour
+
+
+def _first_video_time(container, stream) -> float:
+    """The time of the first video frame: the zero the analysis measured its window from."""
+    for frame in container.decode(stream):
+        if frame.time is not None:
+            return frame.time
+    raise InputError(f"{container.name}: no video frame could be decoded", code="unreadable")
+
+
+def _seek_before(container, stream, seconds: float) -> None:
+    # Land a second early on the keyframe before: decoding from there makes the cut exact.
+    target = max(0.0, seconds - 1.0)
+    container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+
+
+def _audio_stream(out):
+    stream = out.add_stream("aac", rate=AUDIO_RATE)
+    stream.layout = "stereo"
+    return stream
+
+
+class _Pictures:
+    """Turns decoded frames into constant-rate output: each output slot k (time k / fps after
+    the start) shows the last source frame at or before it, so variable-rate sources come out
+    steady and the first output frame is the source frame at the start."""
+
+    def __init__(self, stream, container, chosen: Plan, on_frame):
+        self._stream, self._container, self._plan, self._on_frame = (
+            stream,
+            container,
+            chosen,
+            on_frame,
+        )
+        self._total = max(1, round((chosen.end_s - chosen.start_s) * chosen.fps))
+        self._pending = None
+        self.count = 0
+
+    @property
+    def done(self) -> bool:
+        """True once every output frame has been written."""
+        return self.count >= self._total
+
+    def add(self, frame, time_s: float | None) -> None:
+        """Offer the next decoded source frame (time relative to the clip's first frame)."""
+        if time_s is None or self.done:
+            return
+        slot = round((time_s - self._plan.start_s) * self._plan.fps)
+        if slot < 0:
+            self._pending = frame  # before the start: kept only in case nothing lands on slot 0
+            return
+        while self._pending is not None and self.count < min(slot, self._total):
+            self._emit(self._pending)
+        self._pending = frame
+
+    def finish(self) -> None:
+        """Write the last frame into the remaining slots and drain the encoder."""
+        while self._pending is not None and not self.done:
+            self._emit(self._pending)
+        if self.count == 0:
+            raise InputError(
+                "no video frame in the chosen window could be decoded", code="unreadable"
+            )
+        self._container.mux(self._stream.encode())
+
+    def _emit(self, frame) -> None:
+        import av
+
+        picture = _transform(frame, self._plan)
+        out = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        out.pts = self.count
+        self._container.mux(self._stream.encode(out))
+        self.count += 1
+        if self._on_frame is not None:
+            self._on_frame(self.count)
+
+
+def _transform(frame, chosen: Plan) -> np.ndarray:
+    """Upright, cropped, scaled RGB for one source frame."""
+    import cv2
+
+    pixels = frame.to_ndarray(format="rgb24")
+    turns = round((frame.rotation or 0) / 90) % 4
+    if turns:
+        pixels = np.rot90(pixels, k=turns)
+    x, y, w, h = chosen.crop
+    pixels = pixels[y : y + h, x : x + w]
+    if (w, h) != chosen.size:
+        shrink = chosen.size[0] < w
+        pixels = cv2.resize(
+            pixels, chosen.size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4
+        )
+    return np.ascontiguousarray(pixels)
+
+
+class _Sound:
+    """Audio cut at the same instant as the pictures, resampled to 48 kHz stereo AAC."""
+
+    def __init__(self, stream, container, chosen: Plan):
+        import av
+
+        self._stream, self._container = stream, container
+        self._length = chosen.end_s - chosen.start_s
+        self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+        self._written = 0  # samples
+        self._cursor: float | None = None  # time (s, relative to the cut) of the next sample
+
+    @property
+    def done(self) -> bool:
+        """True once audio up to the end of the cut has been written."""
+        return self._written >= round(self._length * AUDIO_RATE)
+
+    def add(self, frame, time_s: float) -> None:
+        """Offer a decoded audio frame whose start is ``time_s`` after the cut's start."""
+        if self._cursor is None:
+            self._cursor = time_s
+        for chunk in self._resampler.resample(frame):
+            samples = chunk.to_ndarray()
+            begin = self._cursor
+            self._cursor += samples.shape[1] / AUDIO_RATE
+            skip = max(0, round(-begin * AUDIO_RATE))  # before the cut
+            if skip < samples.shape[1]:
+                self._write(samples[:, skip:], begin)
+
+    def _write(self, samples: np.ndarray, begin: float) -> None:
+        if self._written == 0 and begin > 0:  # audio starts late: pad the gap with silence
+            self._write_block(np.zeros((2, round(begin * AUDIO_RATE)), np.float32))
+        room = round(self._length * AUDIO_RATE) - self._written
+        if room > 0:
+            self._write_block(samples[:, :room])
+
+    def _write_block(self, samples: np.ndarray) -> None:
+        import av
+
+        if samples.shape[1] == 0:
+            return
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, np.float32), format="fltp", layout="stereo"
+        )
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._written
+        self._container.mux(self._stream.encode(frame))
+        self._written += samples.shape[1]
+
+    def finish(self, seconds: float) -> None:
+        """Pad with silence to ``seconds`` (a silent track, or a source whose audio ends early)
+        and drain the encoder."""
+        missing = round(seconds * AUDIO_RATE) - self._written
+        if missing > 0:
+            self._write_block(np.zeros((2, missing), np.float32))
+        self._container.mux(self._stream.encode())
+
+
+def check_output_path(source: Path, output: Path, force: bool) -> None:
+    """Refuse to write over the input, ever, and over anything else without ``force``."""
+    if output.exists() and output.resolve() == source.resolve():
+        raise UsageError(f"{output} is the input file", hint="choose another output path")
+    if output.exists() and not force:
+        raise _exists(output)
+    if output.exists() and output.is_dir():
+        raise UsageError(f"{output} is a folder", hint="give a file name ending in .mp4")
+
+
+def prepare(
+    path: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    aspect: str | None = None,
+    allow_upscale: bool = False,
+    force: bool = False,
+    profile: str | Profile | None = None,
+    name: str | None = None,
+    analyzer=None,
+    on_frame: Callable[[int], None] | None = None,
+) -> Prepared:
+    """Check ``path``, write the upload-ready clip to ``output`` and check that too.
+
+    ``analyzer`` (a :class:`clipprep.Analyzer`) reuses loaded models across many clips.
+    Raises :class:`InputError` (unreadable input), :class:`UsageError` (bad window, aspect,
+    or an output that exists without ``force``) or :class:`PrepareError` (nothing to keep).
+    """
+    from .pipeline import Analyzer
+
+    source = Path(path)
+    target = Path(output) if output is not None else default_output(source)
+    check_output_path(source, target, force)
+    if aspect is not None and aspect not in ASPECTS:
+        raise UsageError(f"unknown aspect {aspect!r}", hint=f"one of {', '.join(ASPECTS)}")
+    owned = analyzer is None
+    analyzer = analyzer or Analyzer(profile=profile)
+    try:
+        before = analyzer.check(source, name=name)
+        if before.verdict == "unreadable":
+            problem = before.problems[0]
+            raise InputError(problem.message, code=problem.code, hint=problem.hint)
+        chosen, warnings = plan(
+            before,
+            analyzer.profile,
+            start=start,
+            end=end,
+            aspect=aspect,
+            allow_upscale=allow_upscale,
+        )
+        write(source, target, chosen, analyzer.profile, force=force, on_frame=on_frame)
+        after = analyzer.check(target, name=name)
+    finally:
+        if owned:
+            analyzer.close()
+    return Prepared(str(source), str(target), chosen, before.probe, after.probe, after, warnings)
