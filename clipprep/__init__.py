@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "check": "clipprep.pipeline",
+    "prepare": "clipprep.export",
+    "Prepared": "clipprep.export",
     "Analyzer": "clipprep.pipeline",
     "Report": "clipprep.report",
     "Problem": "clipprep.verdict",
@@ -29,6 +31,8 @@ _EXPORTS = {
 
 __all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
     "check",
+    "prepare",
+    "Prepared",
     "Analyzer",
     "Report",
     "Problem",
@@ -46,6 +50,7 @@ __all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .errors import ClipprepError, InputError, ModelError, UsageError
+    from .export import Prepared, prepare
     from .pipeline import Analyzer, check
     from .probe import Probe, probe
     from .profiles import PROFILES, Profile
