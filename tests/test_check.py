@@ -146,3 +146,40 @@ def test_report_json_has_the_documented_shape(analyzer, long_clip):
     assert data["probe"]["video"]["codec"] == "h264"
     assert set(data["summary"]["face_luma"]) == {"mean", "median", "min", "max"}
     assert len(data["frames"]) == data["analysis"]["frames_sampled"]
+
+
+def test_too_short_clip(analyzer, make_clip):
+    report = analyzer.check(make_clip("short.mp4", [Segment(1.5, "face")]))
+    assert codes(report).get("too_short") == "error"
+    assert report.best_window is None
+    assert report.verdict == "rejected"
+
+
+def test_mov_is_fixable_not_mp4(analyzer, make_clip):
+    report = analyzer.check(make_clip("clip.mov", [Segment(3.0, "face")]))
+    assert codes(report).get("not_mp4") == "error"
+    assert report.verdict == "fixable"
+
+
+def test_overexposed_face(analyzer, make_clip):
+    report = analyzer.check(make_clip("bright.mp4", [Segment(3.0, "face", brightness=2.6)]))
+    assert codes(report).get("overexposed") == "error"
+    assert report.verdict == "rejected"
+
+
+def test_audio_only_file_has_no_video(analyzer, tmp_path):
+    import av
+    import numpy as np
+
+    path = tmp_path / "voice.m4a"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        stream.layout = "mono"
+        samples = np.zeros((1, 48000), np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    report = analyzer.check(path)
+    assert codes(report) == {"no_video": "error"}
+    assert report.verdict == "rejected"
