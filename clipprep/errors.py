@@ -40,3 +40,28 @@ class UsageError(ClipprepError):
     """The caller asked for something that cannot be done (unknown profile, bad option)."""
 
     default_code = "usage"
+
+
+class ServiceError(ClipprepError):
+    """A characters service refused, failed, or could not be reached."""
+
+    default_code = "service_error"
+
+
+class AuthError(ServiceError):
+    """The API key was missing or rejected (401/403)."""
+
+    default_code = "auth_failed"
+
+
+class ServiceGone(ServiceError):
+    """The service answers that the characters route does not exist (404/410)."""
+
+    default_code = "service_gone"
+
+
+class OutcomeUnknown(ServiceError):
+    """A create request was sent but its answer was lost: it may or may not have been acted on.
+    It is never re-sent automatically (that could pay for a character twice)."""
+
+    default_code = "outcome_unknown"
