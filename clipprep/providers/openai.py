@@ -1,0 +1,47 @@
+"""OpenAI's own characters endpoint: one multipart request, answered at once.
+
+``POST {base}/v1/videos/characters`` (base ``https://api.openai.com``,
+``Authorization: Bearer $OPENAI_API_KEY``), multipart ``video`` (the file) and ``name`` ->
+``{"id", "name", "created_at"}``. Errors come as ``{"error": {"code", "message", "type",
+"param"}}``. OpenAI has announced the shutdown of this API and refuses real human likeness by
+default (the ``openai-characters`` profile warns about it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import OutcomeUnknown, UsageError
+from . import COMPLETED, Outcome, Provider
+
+CREATE = "/v1/videos/characters"
+
+
+class OpenAIProvider(Provider):
+    """OpenAI (``--provider openai``)."""
+
+    name = "openai"
+    service = "OpenAI"
+    key_variable = "OPENAI_API_KEY"
+    default_base = "https://api.openai.com"
+    needs_upload = False
+
+    def create(self, *, name: str, video_url: str | None, path: Path | None) -> Outcome:
+        """Send the file and the name; the answer is the character."""
+        if path is None:
+            raise UsageError("OpenAI takes the clip itself, not a URL", hint="drop --video-url")
+        with open(path, "rb") as handle:
+            data = self.client.request(
+                "POST",
+                CREATE,
+                files={"video": (path.name, handle, "video/mp4")},
+                data={"name": name},
+                creates=True,
+            )
+        character = data.get("id")
+        if not isinstance(character, str) or not character:
+            raise OutcomeUnknown(
+                "OpenAI accepted the create request but its answer has no character id",
+                hint="check your account before retrying; `--force` creates anew",
+            )
+        return Outcome(COMPLETED, character_id=character)
