@@ -8,6 +8,8 @@ Exit codes (the worst clip decides when several are checked):
 4     rejected: needs a new recording (or another name; or prepare found nothing to keep)
 5     unreadable: not a readable video file
 6     the face models are missing and could not be fetched
+7     submit: the service refused or failed (bad key, retired route, failed prediction...)
+8     submit: the outcome needs attention (create answer lost, or still processing)
 2     usage error (bad option or argument)
 1     unexpected internal error (a bug: rerun with --debug)
 130   interrupted (Ctrl-C)
@@ -18,16 +20,18 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import ClipprepError, ModelError, UsageError
+from .errors import ClipprepError, ModelError, OutcomeUnknown, ServiceError, UsageError
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
 from .profiles import DEFAULT_PROFILE, PROFILES
 
 EXIT_READY, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 EXIT_FIXABLE, EXIT_REJECTED, EXIT_UNREADABLE, EXIT_MODELS = 3, 4, 5, 6
+EXIT_SERVICE, EXIT_ATTENTION = 7, 8
 EXIT_INTERRUPTED = 130
 VERDICT_EXIT = {
     "ready": EXIT_READY,
@@ -72,7 +76,11 @@ def _exit_code_for(exc: ClipprepError) -> int:
         return EXIT_MODELS
     if isinstance(exc, UsageError):
         return EXIT_USAGE
-    if exc.code == "cannot_prepare":  # nothing worth keeping: it needs a new recording
+    if isinstance(exc, OutcomeUnknown) or exc.code == "still_pending":
+        return EXIT_ATTENTION
+    if isinstance(exc, ServiceError):
+        return EXIT_SERVICE
+    if exc.code in ("cannot_prepare", "preflight_rejected"):  # it needs a new recording
         return EXIT_REJECTED
     return EXIT_UNREADABLE
 
@@ -245,6 +253,146 @@ class _progress:
     def __exit__(self, *exc) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+_ledger_option = click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False),
+    help="The submissions database (default: $CLIPPREP_LEDGER or the user data folder).",
+)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--name", required=True, help="The character's name (1–80 characters).")
+@click.option(
+    "--provider",
+    type=click.Choice(["wavespeed", "openai"]),
+    default="wavespeed",
+    show_default=True,
+    help="Which characters API.",
+)
+@click.option("--api-base", help="API base URL (default: $CLIPPREP_API_BASE or the provider's).")
+@click.option("--api-key", help="API key (prefer the environment: flags show in process lists).")
+@click.option("--video-url", help="The clip is already hosted here: skip the upload.")
+@click.option(
+    "--force", is_flag=True, help="Upload a rejected clip / create anew even if recorded."
+)
+@click.option(
+    "--wait",
+    "poll_deadline",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    help="Seconds to wait for the character before giving up (it keeps its place).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_ledger_option
+@_profile_option
+@_model_dir_option
+@_debug_option
+def submit(
+    path,
+    name,
+    provider,
+    api_base,
+    api_key,
+    video_url,
+    force,
+    poll_deadline,
+    as_json,
+    ledger,
+    profile,
+    model_dir,
+    debug,
+):
+    """Create a character from a clip, exactly once, and record it.
+
+    The clip is checked first (and prepared when that fixes it). The key comes from
+    WAVESPEED_API_KEY or OPENAI_API_KEY. Exit 0 with the character id when it is created.
+    """
+
+    def action() -> int:
+        from .pipeline import Analyzer
+        from .submit import submit as run_submit
+
+        if api_key:
+            click.echo(
+                "clipprep: warning: --api-key is visible to other users in process lists; "
+                "prefer the environment variable",
+                err=True,
+            )
+        with Analyzer(profile=profile, model_dir=model_dir) as analyzer:
+            result = run_submit(
+                path,
+                name=name,
+                provider=provider,
+                api_base=api_base,
+                api_key=api_key,
+                video_url=video_url,
+                ledger=ledger,
+                force=force,
+                profile=profile,
+                analyzer=analyzer,
+                poll_deadline_s=poll_deadline,
+            )
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        else:
+            reused = " (from the ledger: no new request)" if result.reused else ""
+            click.echo(f"{result.character_id}  {name}{reused}")
+        return EXIT_READY
+
+    sys.exit(_run(debug, action))
+
+
+@main.group()
+def characters() -> None:
+    """The characters created so far (the submissions ledger)."""
+
+
+@characters.command("list")
+@_ledger_option
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one submission per line.")
+def characters_list(ledger, as_json):
+    """List every submission, newest first."""
+    from rich.table import Table
+
+    from .ledger import Ledger
+
+    with Ledger(ledger) as book:
+        rows = book.all()
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
+        return
+    table = Table("#", "name", "provider", "status", "character", "clip", box=None)
+    for row in rows:
+        reference = row.character_id or row.prediction_id or ""
+        table.add_row(
+            str(row.id), row.name, row.provider, row.status, reference, Path(row.clip_path).name
+        )
+    _console().print(table)
+
+
+@characters.command("show")
+@click.argument("key")
+@_ledger_option
+@click.option("--json", "as_json", is_flag=True, help="Print the submission as JSON.")
+def characters_show(key, ledger, as_json):
+    """Show one submission, by ledger number, character id or prediction id."""
+    from .ledger import Ledger
+
+    with Ledger(ledger) as book:
+        row = book.find(key)
+    if row is None:
+        click.echo(f"clipprep: no submission {key!r} in the ledger", err=True)
+        sys.exit(EXIT_USAGE)
+    if as_json:
+        click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
+        return
+    for field, value in row.to_dict().items():
+        click.echo(f"{field:>14}: {value}")
 
 
 @main.group()

@@ -1,0 +1,165 @@
+"""A characters API on 127.0.0.1 speaking WaveSpeed's and OpenAI's documented shapes, with
+scripted faults, for tests of ``clipprep submit`` over real HTTP.
+
+Faults are queued per route (``upload``, ``create``, ``result``, ``openai``); each request to a
+route takes the next one, if any:
+
+- ``("status", code)`` / ``("status", code, {"Retry-After": "1"})``: answer that status and do
+  nothing (a create is *not* performed);
+- ``("slow", seconds)``: do the work, then answer late (past the client's timeout);
+- ``("reset",)``: do the work, then drop the connection without an answer;
+- ``("malformed",)``: do the work, answer 200 with broken JSON;
+- ``("html",)``: do the work, answer 200 with an HTML page.
+
+``prediction_mode``: ``"complete"`` (after ``polls_before_done`` polls), ``"fail"``, ``"stay"``.
+"""
+
+from __future__ import annotations
+
+import collections
+import http.server
+import itertools
+import json
+import socket
+import threading
+import time
+
+API_KEY = "sk-test-Zq8SECRETkey-0042"
+
+
+class FakeApi(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.lock = threading.Lock()
+        self.requests: list[str] = []  # route of every request received
+        self.create_calls = 0  # create requests received
+        self.created = 0  # create requests acted on (billable)
+        self.uploads: list[int] = []  # sizes of uploaded bodies
+        self.predictions: dict[str, dict] = {}
+        self.prediction_mode = "complete"
+        self.polls_before_done = 1
+        self._ids = itertools.count(1)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def fault(self, route: str, *faults) -> None:
+        self.faults[route].extend(faults)
+
+    def next_id(self) -> int:
+        with self.lock:
+            return next(self._ids)
+
+    def start(self) -> FakeApi:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: FakeApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self._route("POST")
+
+    def do_GET(self):
+        self._route("GET")
+
+    def _route(self, method: str) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = self.path.split("?")[0]
+        if method == "POST" and path == "/api/v3/media/upload/binary":
+            route, act = "upload", lambda: self._upload(body)
+        elif method == "POST" and path == "/api/v3/openai/sora-2/characters":
+            route, act = "create", lambda: self._create_wavespeed(body)
+        elif method == "GET" and path.startswith("/api/v3/predictions/"):
+            route, act = "result", lambda: self._result(path.split("/")[4])
+        elif method == "POST" and path == "/v1/videos/characters":
+            route, act = "openai", lambda: self._create_openai(body)
+        else:
+            self._send(404, {"error": "not found"})
+            return
+        with self.server.lock:
+            self.server.requests.append(route)
+            if route in ("create", "openai"):
+                self.server.create_calls += 1
+            fault = self.server.faults[route].popleft() if self.server.faults[route] else None
+        received = self.headers.get("Authorization", "")
+        if received != f"Bearer {API_KEY}":
+            # Like some real services, echo what was received: the client must redact it.
+            self._send(401, {"error": {"message": f"invalid key: {received}", "code": "auth"}})
+            return
+        if fault and fault[0] == "status":
+            headers = fault[2] if len(fault) > 2 else {}
+            self._send(fault[1], {"error": {"message": f"injected {fault[1]}"}}, headers)
+            return
+        status, answer = act()
+        if fault is None:
+            self._send(status, answer)
+        elif fault[0] == "slow":
+            time.sleep(fault[1])
+            self._send(status, answer)
+        elif fault[0] == "reset":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif fault[0] == "malformed":
+            self._send_raw(200, b'{"data": {"id": "pred_', "application/json")
+        elif fault[0] == "html":
+            self._send_raw(200, b"<html><body>Maintenance</body></html>", "text/html")
+
+    def _upload(self, body: bytes):
+        self.server.uploads.append(len(body))
+        n = self.server.next_id()
+        return 200, {"code": 200, "data": {"download_url": f"{self.server.base_url}/f/{n}.mp4"}}
+
+    def _create_wavespeed(self, body: bytes):
+        request = json.loads(body)
+        with self.server.lock:
+            self.server.created += 1
+        prediction = f"pred_{self.server.next_id()}"
+        self.server.predictions[prediction] = {"name": request["name"], "polls": 0}
+        return 200, {"code": 200, "data": {"id": prediction, "status": "created"}}
+
+    def _result(self, prediction: str):
+        record = self.server.predictions.get(prediction)
+        if record is None:
+            return 404, {"code": 404, "message": "prediction not found"}
+        record["polls"] += 1
+        mode = self.server.prediction_mode
+        if mode == "fail":
+            data = {"id": prediction, "status": "failed", "error": "no face found", "outputs": []}
+        elif mode == "complete" and record["polls"] > self.server.polls_before_done:
+            character = {"id": f"char_{prediction}", "name": record["name"]}
+            data = {"id": prediction, "status": "completed", "outputs": [character]}
+        else:
+            data = {"id": prediction, "status": "processing", "outputs": []}
+        return 200, {"code": 200, "data": data}
+
+    def _create_openai(self, body: bytes):
+        with self.server.lock:
+            self.server.created += 1
+        name = body.split(b'name="name"\r\n\r\n', 1)[1].split(b"\r\n", 1)[0].decode()
+        return 200, {"id": f"char_oa{self.server.next_id()}", "name": name, "created_at": 1}
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        self._send_raw(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send_raw(self, status, body: bytes, kind: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
