@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ClipprepError, InputError, UsageError
+from .files import temporary_beside
 from .probe import Probe, VideoInfo
 from .profiles import Profile
 from .report import Report
@@ -233,15 +233,12 @@ def write(
     output = Path(output)
     if not output.parent.is_dir():
         raise UsageError(f"{output.parent}: no such folder")
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{output.stem}.", suffix=".part.mp4", dir=output.parent
-    )
-    os.close(fd)
+    temporary = temporary_beside(output, suffix=".part.mp4")
     try:
-        _encode(Path(source), Path(temporary), chosen, profile, on_frame)
-        _publish(Path(temporary), output, force)
+        _encode(Path(source), temporary, chosen, profile, on_frame)
+        _publish(temporary, output, force)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
 
 
 def _exists(output: Path) -> UsageError:

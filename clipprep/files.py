@@ -1,0 +1,36 @@
+"""Atomic file writing, shared by every module that produces a file.
+
+Files are written under a temporary name in the target folder (same file system, so the final
+rename is atomic) and get the permissions a normally created file would have: ``mkstemp`` alone
+makes them private (0600), which is wrong for a clip or a report the user will share.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def temporary_beside(target: Path, suffix: str = ".part") -> Path:
+    """A new empty file next to ``target`` with normal permissions; the caller removes it."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    os.chmod(name, _default_mode())
+    return Path(name)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """Replace ``target`` with ``text`` in one step: readers see the old file or the new one."""
+    temporary = temporary_beside(target)
+    try:
+        temporary.write_text(text, encoding="utf-8", newline="")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
