@@ -346,6 +346,215 @@ def submit(
     sys.exit(_run(debug, action))
 
 
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("-r", "--recursive", is_flag=True, help="Look into sub-folders too.")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes (default: one per core).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="clipprep-batch",
+    show_default=True,
+    help="Folder for results.jsonl, summary.csv and report.html.",
+)
+@click.option(
+    "--prepare",
+    "prepare_dir",
+    type=click.Path(file_okay=False),
+    help="Also write upload-ready clips into this folder.",
+)
+@click.option("--submit", "do_submit", is_flag=True, help="Then create a character per ready clip.")
+@click.option(
+    "--name-from",
+    default="stem",
+    show_default=True,
+    help="Character names: stem, parent, or csv:FILE (columns: file,name).",
+)
+@click.option("--provider", type=click.Choice(["wavespeed", "openai"]), default="wavespeed")
+@click.option("--api-base", help="API base URL for --submit.")
+@_ledger_option
+@click.option(
+    "--scheduler",
+    envvar="CLIPPREP_DASK_SCHEDULER",
+    help="Run on a Dask cluster (tcp://HOST:PORT; needs clipprep[dask]).",
+)
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Where results are cached.")
+@click.option("--force", is_flag=True, help="Redo clips already in the cache.")
+@_profile_option
+@_model_dir_option
+@_debug_option
+def batch(
+    inputs,
+    recursive,
+    workers,
+    out,
+    prepare_dir,
+    do_submit,
+    name_from,
+    provider,
+    api_base,
+    ledger,
+    scheduler,
+    cache_dir,
+    force,
+    profile,
+    model_dir,
+    debug,
+):
+    """Check whole folders in parallel; write JSON Lines, a CSV summary and an HTML report.
+
+    A re-run skips clips already checked with the same settings (--force redoes them).
+    """
+
+    def action() -> int:
+        from .batch import Settings, find_clips
+
+        clips = find_clips(inputs, recursive=recursive)
+        if not clips:
+            raise UsageError("no video files found", hint="pass files or folders of clips")
+        names = _batch_names(clips, name_from) if do_submit else {}
+        settings = Settings(profile=profile, model_dir=model_dir, prepare_dir=prepare_dir)
+        if prepare_dir:
+            Path(prepare_dir).mkdir(parents=True, exist_ok=True)
+        results = _run_batch(clips, settings, workers, cache_dir, force, scheduler, Path(out))
+        if do_submit:
+            _submit_batch(results, names, provider, api_base, ledger, profile, model_dir)
+        return max((_batch_exit(r.verdict) for r in results), default=EXIT_READY)
+
+    sys.exit(_run(debug, action))
+
+
+def _batch_exit(verdict: str) -> int:
+    return VERDICT_EXIT.get(verdict, EXIT_UNREADABLE)
+
+
+def _batch_names(clips, name_from: str) -> dict[str, str]:
+    """Each clip's character name; invalid names stop the batch before anything is uploaded."""
+    from .profiles import get_profile
+    from .verdict import name_problems
+
+    if name_from.startswith("csv:"):
+        import csv
+
+        with open(name_from[4:], newline="", encoding="utf-8") as handle:
+            table = {row["file"]: row["name"] for row in csv.DictReader(handle)}
+        names = {str(c): table.get(str(c), table.get(c.name, "")) for c in clips}
+    elif name_from in ("stem", "parent"):
+        names = {str(c): c.stem if name_from == "stem" else c.parent.name for c in clips}
+    else:
+        raise UsageError(f"--name-from {name_from!r}", hint="stem, parent or csv:FILE")
+    bad = {c: n for c, n in names.items() if name_problems(n, get_profile(None))}
+    if bad:
+        listing = "; ".join(f"{Path(c).name}: {n!r}" for c, n in bad.items())
+        raise UsageError(
+            f"invalid character names: {listing}",
+            code="invalid_name",
+            hint="names must be 1–80 printable characters",
+        )
+    return names
+
+
+def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path):
+    """Run the batch with a progress bar; stream results.jsonl; write the CSV and HTML at the
+    end (also after Ctrl-C, with what finished)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from .batch import check_many
+
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    counts = dict.fromkeys(("ready", "fixable", "rejected", "errors"), 0)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeRemainingColumn(),
+        console=_console(stderr=True),
+        transient=False,
+    )
+    interrupted = False
+    with progress, open(out / "results.jsonl", "w", encoding="utf-8") as lines:
+        task = progress.add_task("checking", total=len(clips), counts="")
+        try:
+            for result in check_many(
+                clips,
+                workers=workers,
+                settings=settings,
+                cache_folder=cache_dir,
+                force=force,
+                scheduler=scheduler,
+            ):
+                results.append(result)
+                lines.write(json.dumps({**result.data, "cached": result.cached}) + "\n")
+                lines.flush()
+                key = result.verdict if result.verdict in counts else "errors"
+                counts[key] += 1
+                summary = " ".join(f"{k} {v}" for k, v in counts.items())
+                progress.update(
+                    task, advance=1, description=Path(result.path).name[:40], counts=summary
+                )
+        except KeyboardInterrupt:
+            interrupted = True
+    _write_summaries(results, out)
+    if interrupted:
+        click.echo(
+            f"interrupted: {len(results)} of {len(clips)} clips done; rerun to resume", err=True
+        )
+        raise KeyboardInterrupt
+    click.echo(f"{len(results)} clips: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    click.echo(f"results in {out}/ (results.jsonl, summary.csv, report.html)")
+    return results
+
+
+def _write_summaries(results, out: Path) -> None:
+    import csv
+    import io
+
+    from .batch import summary_row
+    from .files import write_text_atomic
+    from .html import render_html
+
+    buffer = io.StringIO()
+    rows = [summary_row(r) for r in results]
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_text_atomic(out / "summary.csv", buffer.getvalue())
+    write_text_atomic(out / "report.html", render_html([r.data for r in results]))
+
+
+def _submit_batch(results, names, provider, api_base, ledger, profile, model_dir) -> None:
+    from .pipeline import Analyzer
+    from .submit import submit as run_submit
+
+    with Analyzer(profile=profile, model_dir=model_dir) as analyzer:
+        for result in results:
+            if result.verdict not in ("ready", "fixable"):
+                continue
+            name = names[result.path]
+            try:
+                done = run_submit(
+                    result.path,
+                    name=name,
+                    provider=provider,
+                    api_base=api_base,
+                    ledger=ledger,
+                    profile=profile,
+                    analyzer=analyzer,
+                )
+                click.echo(f"{done.character_id}  {name}  {result.path}")
+            except ClipprepError as exc:
+                click.echo(f"clipprep: {result.path}: [{exc.code}] {exc.message}", err=True)
+
+
 @main.group()
 def characters() -> None:
     """The characters created so far (the submissions ledger)."""
