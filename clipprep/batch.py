@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ClipprepError
-from .files import write_text_atomic
+from .files import sha256_file, write_text_atomic
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
 from .profiles import get_profile
 from .report import SCHEMA_VERSION
@@ -159,14 +159,6 @@ def _init_worker(settings: Settings) -> None:
     )
 
 
-def _content_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, bool]:
     """Check one clip in this worker: (result data, came from the cache). Never raises for a
     bad clip: every failure becomes an error entry."""
@@ -175,7 +167,7 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
         _init_worker(settings)
     cache = ResultCache(cache_folder)
     try:
-        key = settings.cache_key(_content_sha256(Path(path)))
+        key = settings.cache_key(sha256_file(path))
     except OSError as exc:
         return _error_entry(path, "unreadable", f"cannot read the file: {exc.strerror}"), False
     if not force:

@@ -12,7 +12,6 @@ target folder, verified, then renamed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
+from .files import sha256_file
 
 OFFICIAL_BASE_URL = "https://storage.googleapis.com/mediapipe-assets"
 WHEEL = "mediapipe==0.10.21"
@@ -91,15 +91,6 @@ def model_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("clipprep")) / "models"
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _is_valid(key: str, path: Path) -> bool:
     """True when the file exists and matches its checksum; cached per (path, mtime, size)."""
     try:
@@ -108,7 +99,7 @@ def _is_valid(key: str, path: Path) -> bool:
         return False
     cache_key = (str(path), stat.st_mtime_ns, stat.st_size)
     if cache_key not in _verified:
-        _verified[cache_key] = sha256_of(path) == MODELS[key].sha256
+        _verified[cache_key] = sha256_file(path) == MODELS[key].sha256
     return _verified[cache_key]
 
 
@@ -233,7 +224,7 @@ def _atomic_write(target: Path, sha256: str, fill: Callable) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             fill(handle)
-        if sha256_of(Path(temporary)) != sha256:
+        if sha256_file(Path(temporary)) != sha256:
             raise ModelError(f"{target.name}: checksum mismatch (expected sha256 {sha256})")
         os.replace(temporary, target)
     except BaseException:

@@ -14,7 +14,6 @@ the ``Authorization`` header and appears in no output, error, report or ledger r
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AuthError, ClipprepError, InputError, OutcomeUnknown, ServiceError, UsageError
+from .files import sha256_file
 from .ledger import Ledger, Submission
 from .profiles import get_profile
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
@@ -62,15 +62,6 @@ class SubmitResult:
             "preflight_verdict": self.preflight_verdict,
             "submission": self.submission.to_dict(),
         }
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file (the clip's identity in the ledger)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stderr(message: str) -> None:

@@ -81,6 +81,21 @@ def chromium() -> str:
     return found
 
 
+def body_tag_after_scripts(page, tmp_path) -> tuple[str, str]:
+    """(the <body> tag, the whole DOM) once the page's scripts ran in headless Chromium."""
+    base = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'dom-profile'}"]
+    dom = subprocess.run(
+        [*base, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    ).stdout
+    body = re.search(r"<body[^>]*>", dom)
+    assert body is not None, dom[:500]
+    return body.group(0), dom
+
+
 def test_renders_in_headless_chromium_with_images_loaded(tmp_path):
     page = tmp_path / "report.html"
     page.write_text(render_html(entries()), encoding="utf-8")
@@ -95,15 +110,8 @@ def test_renders_in_headless_chromium_with_images_loaded(tmp_path):
     image = cv2.imread(str(shot))
     assert image is not None and shot.stat().st_size > 10_000
     assert image.std() > 10  # not a blank page
-    dom = subprocess.run(
-        [*base, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    ).stdout
-    body = re.search(r"<body[^>]*>", dom)
-    assert body is not None and "broken-image" not in body.group(0)  # every <img> loaded
+    body, dom = body_tag_after_scripts(page, tmp_path)
+    assert "broken-image" not in body  # every <img> loaded
     assert dom.count("<img ") == 8
 
 
@@ -113,13 +121,5 @@ def test_a_broken_thumbnail_is_detected(tmp_path):
     broken[0]["thumbnails"] = ["data:image/jpeg;base64,AAAAAAAA"]
     page = tmp_path / "broken.html"
     page.write_text(render_html(broken), encoding="utf-8")
-    base = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(
-        [*base, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    ).stdout
-    body = re.search(r"<body[^>]*>", dom)
-    assert body is not None and "broken-image" in body.group(0)
+    body, _ = body_tag_after_scripts(page, tmp_path)
+    assert "broken-image" in body

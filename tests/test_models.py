@@ -11,7 +11,8 @@ import pytest
 
 from clipprep import models
 from clipprep.errors import ModelError
-from clipprep.models import MODELS, fetch_models, model_dir, model_path, sha256_of
+from clipprep.files import sha256_file
+from clipprep.models import MODELS, fetch_models, model_dir, model_path
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +63,7 @@ def base_url(httpd) -> str:
 
 def assert_all_valid(folder: Path) -> None:
     for spec in MODELS.values():
-        assert sha256_of(folder / spec.filename) == spec.sha256
+        assert sha256_file(folder / spec.filename) == spec.sha256
     assert not list(folder.glob("*.part")), "a temporary file was left behind"
 
 
@@ -126,7 +127,7 @@ def test_first_use_fetches_with_a_message(server, tmp_path, monkeypatch):
     monkeypatch.setenv("CLIPPREP_MODEL_BASE_URL", base_url(server))
     messages = []
     path = model_path("face_detection_short_range", tmp_path, log=messages.append)
-    assert sha256_of(path) == MODELS["face_detection_short_range"].sha256
+    assert sha256_file(path) == MODELS["face_detection_short_range"].sha256
     assert "fetching them (one time)" in messages[0]
 
 
