@@ -70,21 +70,48 @@ class Analyzer:
         started = time.perf_counter()
         path_text = os.fspath(path)
         try:
+            self._check_size(Path(path))
             facts = probe(path)
-            report = self._check_probed(Path(path), facts, name)
+            self._check_extent(facts)
+            report = self._check_probed(Path(path), facts, name, started)
         except InputError as exc:
             report = _unreadable(path_text, exc, self.profile, name)
         report.analysis["elapsed_s"] = round(time.perf_counter() - started, 3)
         return report
 
-    def _check_probed(self, path: Path, facts: Probe, name: str | None) -> Report:
+    def _check_size(self, path: Path) -> None:
+        limit = self.profile.limits.max_file_bytes
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return  # probe reports a missing or unreadable file with the right words
+        if size > limit:
+            raise _limit(
+                f"{path.name}: {size / 2**30:.1f} GiB is over the {limit / 2**30:g} GiB limit"
+            )
+
+    def _check_extent(self, facts: Probe) -> None:
+        limits = self.profile.limits
+        if facts.duration_s > limits.max_duration_s:
+            raise _limit(
+                f"{Path(facts.path).name}: {facts.duration_s:.0f} s is over the "
+                f"{limits.max_duration_s:g} s analysis limit"
+            )
+        video = facts.video
+        if video is not None and video.width * video.height > limits.max_pixels:
+            raise _limit(
+                f"{Path(facts.path).name}: {video.width}×{video.height} is over the "
+                f"{limits.max_pixels / 1e6:.1f} Mpx analysis limit"
+            )
+
+    def _check_probed(self, path: Path, facts: Probe, name: str | None, started: float) -> Report:
         profile = self.profile
         if facts.video is None:
             problems = name_problems(name, profile) + media_problems(facts, profile, None)
             return Report(
                 str(path), verdict_of(problems), profile.name, problems, facts, None, name
             )
-        metrics, stats = self._measure(path, facts)
+        metrics, stats = self._measure(path, facts, started + self.profile.limits.max_seconds)
         quality = profile.quality
         flags = [frame_flags(m, quality) for m in metrics]
         scores = [frame_score(m, quality) for m in metrics]
@@ -121,7 +148,9 @@ class Analyzer:
             scores=scores,
         )
 
-    def _measure(self, path: Path, facts: Probe) -> tuple[list[FrameMetrics], DecodeStats]:
+    def _measure(
+        self, path: Path, facts: Probe, deadline: float
+    ) -> tuple[list[FrameMetrics], DecodeStats]:
         finder = self._face_finder()
         finder.reset()
         measurer = FrameMeasurer((facts.video.width, facts.video.height), self.profile.quality)
@@ -131,6 +160,12 @@ class Analyzer:
             path, sample_fps=self.sample_fps, long_side=self.analysis_long_side, stats=stats
         )
         for frame in frames:
+            if time.perf_counter() > deadline:
+                raise InputError(
+                    f"{path.name}: analysis stopped after {self.profile.limits.max_seconds:g} s",
+                    code="time_limit",
+                    hint="a damaged or hostile file can be slow to decode; raise --time-limit",
+                )
             faces = finder.detect(frame.rgb)
             landmarks = finder.landmarks(frame.rgb, faces[0]) if faces else None
             metrics.append(measurer.measure(frame, faces, landmarks))
@@ -206,8 +241,21 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: _SEVERITY_ORDER.get(p.severity, 3))
 
 
+def _limit(message: str) -> InputError:
+    return InputError(
+        message,
+        code="limit_exceeded",
+        hint="a characters clip is 2–4 s of at most 1080p; raise the limit in the profile "
+        "(Profile.limits) if this file is really wanted",
+    )
+
+
+# Input errors that are about the file being unusable as a clip, not unreadable.
+_REJECTING_CODES = ("no_video", "limit_exceeded", "time_limit")
+
+
 def _unreadable(path: str, exc: InputError, profile: Profile, name: str | None) -> Report:
-    code = exc.code if exc.code in ("unreadable", "no_video") else "unreadable"
+    code = exc.code if exc.code in _REJECTING_CODES else "unreadable"
     problem = Problem(code, ERROR, exc.message, exc.hint or "check the file", fixable=False)
     verdict = UNREADABLE if code == "unreadable" else verdict_of([problem])
     return Report(path, verdict, profile.name, [problem], name=name)

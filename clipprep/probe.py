@@ -118,6 +118,8 @@ def _checked_size(path: Path) -> int:
         raise InputError(f"{path}: no such file", hint="check the path")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a video file", hint="pass a video file")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"{path}: not a regular file", hint="pass a video file")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied", hint="check the file's permissions")
     size = path.stat().st_size

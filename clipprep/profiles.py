@@ -65,6 +65,17 @@ class Quality:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What clipprep agrees to analyse: hostile or absurd files stop here with a clear error
+    (code ``limit_exceeded``) instead of eating the machine."""
+
+    max_file_bytes: int = 8 * 2**30  # 8 GiB
+    max_duration_s: float = 15 * 60.0  # a characters clip is 2–4 s; 15 min is plenty of margin
+    max_pixels: int = 7680 * 4320  # 8K
+    max_seconds: float = 300.0  # wall-clock time for one file's analysis
+
+
+@dataclass(frozen=True)
 class Profile:
     """What one characters service accepts, and what clipprep warns about for it."""
 
@@ -86,6 +97,7 @@ class Profile:
     output_preset: str = "medium"
     warn_human_likeness: bool = False
     quality: Quality = field(default_factory=Quality)
+    limits: Limits = field(default_factory=Limits)
 
     def to_dict(self) -> dict:
         """The profile as JSON-ready data."""
