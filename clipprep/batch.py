@@ -16,8 +16,8 @@ import base64
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -269,31 +269,126 @@ def check_many(
         yield from _on_dask(names, settings, folder, force, scheduler)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(names) or 1))
-    import multiprocessing
+    limit = get_profile(settings.profile).limits.max_seconds
+    # The analysis stops itself at the limit; the kill is for code stuck where it cannot check.
+    pool = _WorkerPool(workers, settings, folder, force, hard_limit_s=limit * 1.2 + 15)
+    try:
+        yield from pool.run(names)
+    finally:
+        pool.close()
 
-    # spawn: MediaPipe's threads do not survive a fork.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, context, initializer=_init_worker, initargs=(settings,)
-    ) as pool:
-        futures: dict[Future, str] = {pool.submit(check_one, n, folder, force): n for n in names}
+
+class _WorkerPool:
+    """Spawned worker processes, one clip at a time each, over a pipe per worker.
+
+    Unlike a ``ProcessPoolExecutor``, one clip can be stopped: a worker that overruns the hard
+    time limit is killed and replaced, and a worker that dies (a crash in native code) costs only
+    the clip it was on. Workers ignore Ctrl-C; the parent stops them.
+    """
+
+    def __init__(self, size: int, settings: Settings, cache_folder, force: bool, hard_limit_s):
+        import multiprocessing
+
+        # spawn: MediaPipe's threads do not survive a fork.
+        self._context = multiprocessing.get_context("spawn")
+        self._args = (settings, cache_folder, force)
+        self._hard_limit_s = hard_limit_s
+        self._workers = [self._start() for _ in range(size)]
+
+    def _start(self) -> dict:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child, *self._args), daemon=True)
+        process.start()
+        child.close()
+        return {"process": process, "pipe": parent, "path": None, "since": 0.0, "ready": False}
+
+    def run(self, names: list[str]) -> Iterator[BatchResult]:
+        """Yield each clip's result as it finishes."""
+        from multiprocessing.connection import wait as wait_for
+
+        queue = list(reversed(names))
+        busy = 0
+        while queue or busy:
+            for worker in self._workers:
+                if worker["ready"] and worker["path"] is None and queue:
+                    worker["path"], worker["since"] = queue.pop(), time.monotonic()
+                    worker["pipe"].send(worker["path"])
+                    busy += 1
+            pipes = {id(w["pipe"]): w for w in self._workers}
+            for pipe in wait_for([w["pipe"] for w in self._workers], timeout=0.5):
+                worker = pipes[id(pipe)]
+                result = self._receive(worker)
+                if result is not None:
+                    busy -= 1
+                    yield result
+            for worker in self._workers:
+                if worker["path"] and time.monotonic() - worker["since"] > self._hard_limit_s:
+                    busy -= 1
+                    yield self._replace(
+                        worker, "time_limit", f"stopped after {self._hard_limit_s:.0f} s"
+                    )
+
+    def _receive(self, worker: dict) -> BatchResult | None:
         try:
-            while futures:
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield _collect(futures.pop(future), future)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+            message = worker["pipe"].recv()
+        except (EOFError, OSError):  # the worker died
+            if worker["path"] is None:
+                raise ClipprepError(
+                    "a batch worker died before taking a clip", code="worker_crashed"
+                ) from None
+            died = f"the worker died (exit code {worker['process'].exitcode})"
+            return self._replace(worker, "worker_crashed", died)
+        if message == "ready":
+            worker["ready"] = True
+            return None
+        if isinstance(message, ClipprepError):  # the worker could not start (no models, ...)
+            raise message
+        path, worker["path"] = worker["path"], None
+        data, cached = message
+        return BatchResult(path, data, cached)
+
+    def _replace(self, worker: dict, code: str, message: str) -> BatchResult:
+        path = worker["path"]
+        worker["process"].kill()
+        worker["process"].join()
+        worker["pipe"].close()
+        worker.update(self._start())
+        return BatchResult(path, _error_entry(path, code, message, "the file is skipped"))
+
+    def close(self) -> None:
+        """Stop every worker (normal end, error or Ctrl-C)."""
+        for worker in self._workers:
+            if worker["process"].is_alive():
+                worker["process"].kill()
+            worker["process"].join()
+            worker["pipe"].close()
 
 
-def _collect(path: str, future: Future) -> BatchResult:
+def _worker_main(pipe, settings: Settings, cache_folder, force: bool) -> None:
+    """A worker: load the models, say ready, then check each path it is sent."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    try:
+        _init_worker(settings)
+    except ClipprepError as exc:
+        pipe.send(exc)
+        return
+    pipe.send("ready")
+    while True:
+        try:
+            path = pipe.recv()
+        except (EOFError, OSError):
+            return
+        pipe.send(check_one(path, cache_folder, force))
+
+
+def _collect(path: str, future) -> BatchResult:
     try:
         data, cached = future.result()
     except Exception as exc:  # the worker died (a crash in native code, killed, ...)
-        return BatchResult(
-            path, _error_entry(path, "worker_crashed", f"{type(exc).__name__}: {exc}")
-        )
+        entry = _error_entry(path, "worker_crashed", f"{type(exc).__name__}: {exc}")
+        return BatchResult(path, entry)
     return BatchResult(path, data, cached)
 
 
