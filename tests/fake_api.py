@@ -9,7 +9,9 @@ route takes the next one, if any:
 - ``("slow", seconds)``: do the work, then answer late (past the client's timeout);
 - ``("reset",)``: do the work, then drop the connection without an answer;
 - ``("malformed",)``: do the work, answer 200 with broken JSON;
-- ``("html",)``: do the work, answer 200 with an HTML page.
+- ``("html",)``: do the work, answer 200 with an HTML page;
+- ``("huge", megabytes)``: do the work, answer 200 with a JSON body that large;
+- ``("redirect", url)``: answer 302 to ``url`` and do nothing.
 
 ``prediction_mode``: ``"complete"`` (after ``polls_before_done`` polls), ``"fail"``, ``"stay"``.
 """
@@ -100,6 +102,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # Like some real services, echo what was received: the client must redact it.
             self._send(401, {"error": {"message": f"invalid key: {received}", "code": "auth"}})
             return
+        if fault and fault[0] == "redirect":
+            self._send(302, {"moved": fault[1]}, {"Location": fault[1]})
+            return
         if fault and fault[0] == "status":
             headers = fault[2] if len(fault) > 2 else {}
             self._send(fault[1], {"error": {"message": f"injected {fault[1]}"}}, headers)
@@ -117,6 +122,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_raw(200, b'{"data": {"id": "pred_', "application/json")
         elif fault[0] == "html":
             self._send_raw(200, b"<html><body>Maintenance</body></html>", "text/html")
+        elif fault[0] == "huge":
+            padding = b"x" * (fault[1] * 2**20)
+            self._send_raw(200, b'{"data": {"pad": "' + padding + b'"}}', "application/json")
 
     def _upload(self, body: bytes):
         self.server.uploads.append(len(body))

@@ -117,7 +117,9 @@ def test_503_is_retried_500_is_not(api, send, ready_clip, ledger_path):
 
 
 @pytest.mark.parametrize(
-    "fault", [("slow", 3), ("reset",), ("malformed",), ("html",)], ids=lambda f: f[0]
+    "fault",
+    [("slow", 3), ("reset",), ("malformed",), ("html",), ("huge", 20)],
+    ids=lambda f: f[0],
 )
 def test_lost_create_answer_is_unknown_and_never_resent(api, send, ready_clip, ledger_path, fault):
     api.fault("create", fault)
@@ -281,3 +283,24 @@ def test_cli_errors_are_one_line_and_keep_the_key_secret(api, ready_clip, ledger
     assert "the API key was rejected (401)" in result.stderr
     assert "sk-bad-Zq8SECRET" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_huge_answer_to_a_read_is_refused_not_swallowed(api, send, ready_clip):
+    api.fault("upload", ("huge", 20), ("huge", 20), ("huge", 20), ("huge", 20))
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip)
+    assert error.value.code == "bad_response" and "MiB" in error.value.message
+    assert api.created == 0
+
+
+def test_redirect_is_not_followed_and_the_key_stays_home(api, send, ready_clip):
+    elsewhere = FakeApi().start()
+    try:
+        api.fault("create", ("redirect", f"{elsewhere.base_url}/api/v3/openai/sora-2/characters"))
+        with pytest.raises(ServiceError) as error:
+            send(ready_clip)
+        assert error.value.code == "redirected"
+        assert elsewhere.requests == []  # nothing, so no key, reached the other host
+        assert api.created == 0
+    finally:
+        elsewhere.stop()

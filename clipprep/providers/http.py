@@ -26,6 +26,10 @@ _MAX_RETRY_AFTER_S = 60.0
 _MAX_JSON_BYTES = 10 * 1024 * 1024  # an API answer this big is not an answer
 
 
+class _TooLarge(Exception):
+    """The answer went past the size cap (it is not read further)."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How many times, and how long to wait, before giving up on a transient failure."""
@@ -112,7 +116,16 @@ class ApiClient:
         while True:
             attempt += 1
             try:
-                response = self._client.request(method, path, **kwargs)
+                response, body = self._send(method, path, **kwargs)
+            except _TooLarge as exc:
+                if creates:
+                    raise OutcomeUnknown(
+                        f"{self._service} answered the create request with {exc}",
+                        hint="check your account before retrying; `--force` creates anew",
+                    ) from None
+                raise ServiceError(
+                    f"{self._service} answered with {exc}", code="bad_response"
+                ) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing reached the service: always safe to try again.
                 if attempt >= self._retry.attempts:
@@ -142,7 +155,22 @@ class ApiClient:
                     raise self._unknown(response)
                 self._sleep(self._wait_for(response, attempt))
                 continue
-            return self._decode(response, creates)
+            return self._decode(response, body, creates)
+
+    def _send(self, method: str, path: str, **kwargs):
+        """Send and read the answer, refusing to hold more than the cap in memory."""
+        request = self._client.build_request(method, path, **kwargs)
+        response = self._client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > _MAX_JSON_BYTES:
+                    raise _TooLarge(f"more than {_MAX_JSON_BYTES // 2**20} MiB")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        return response, b"".join(chunks)
 
     def _why(self, exc: Exception) -> str:
         return self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
@@ -161,13 +189,13 @@ class ApiClient:
             hint="check your account before retrying; `--force` creates anew",
         )
 
-    def _decode(self, response, creates: bool) -> dict:
+    def _decode(self, response, body: bytes, creates: bool) -> dict:
         status = response.status_code
         if 200 <= status < 300:
-            return self._json(response, creates)
+            return self._json(body, creates)
         if creates and status >= 500 and status not in _NOT_ACTED_STATUSES:
             raise self._unknown(response)
-        detail = self._error_detail(response)
+        detail = self._error_detail(body)
         if status == 429:
             raise ServiceError(
                 f"{self._service} kept answering 429 (rate limited){detail}",
@@ -179,6 +207,14 @@ class ApiClient:
                 f"{self._service} is unavailable ({status}){detail}",
                 code="service_unavailable",
                 hint="run the same command again later",
+            )
+        if 300 <= status < 400:
+            target = response.headers.get("Location", "?")
+            raise ServiceError(
+                f"{self._service} redirected to {self.redact(target)} ({status}); not followed, "
+                "so the API key stays with the host you chose",
+                code="redirected",
+                hint="point --api-base at the new address if you trust it",
             )
         if status in (401, 403):
             raise AuthError(
@@ -198,11 +234,8 @@ class ApiClient:
             )
         raise ServiceError(f"{self._service} failed ({status}){detail}", code="service_failed")
 
-    def _json(self, response, creates: bool) -> dict:
-        body = response.content[: _MAX_JSON_BYTES + 1]
+    def _json(self, body: bytes, creates: bool) -> dict:
         try:
-            if len(body) > _MAX_JSON_BYTES:
-                raise ValueError("answer too large")
             data = json.loads(body)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
@@ -216,11 +249,11 @@ class ApiClient:
             raise ServiceError(message, code="bad_response") from None
         return data
 
-    def _error_detail(self, response) -> str:
+    def _error_detail(self, body: bytes) -> str:
         """A short, key-free description of an error body (OpenAI's and WaveSpeed's shapes)."""
         try:
-            data = response.json()
-        except ValueError:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
             return ""
         if not isinstance(data, dict):
             return ""
