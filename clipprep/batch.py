@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .errors import ClipprepError
+from .errors import ClipprepError, InputError
 from .files import sha256_file, write_text_atomic
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
+from .probe import checked_size
 from .profiles import get_profile
 from .report import SCHEMA_VERSION
 
@@ -167,7 +168,10 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
         _init_worker(settings)
     cache = ResultCache(cache_folder)
     try:
+        checked_size(Path(path))  # before reading: a FIFO would block the hash forever
         key = settings.cache_key(sha256_file(path))
+    except InputError as exc:
+        return _error_entry(path, exc.code, exc.message, exc.hint), False
     except OSError as exc:
         return _error_entry(path, "unreadable", f"cannot read the file: {exc.strerror}"), False
     if not force:

@@ -93,7 +93,7 @@ class Probe:
 def probe(path: str | os.PathLike) -> Probe:
     """Read the facts about a media file; raise :class:`InputError` when it cannot be read."""
     path = Path(path)
-    size = _checked_size(path)
+    size = checked_size(path)
     import av  # heavy: imported only when a file is actually probed
 
     try:
@@ -113,7 +113,9 @@ def probe(path: str | os.PathLike) -> Probe:
             ) from None
 
 
-def _checked_size(path: Path) -> int:
+def checked_size(path: Path) -> int:
+    """The size of a file that can be read as a clip; :class:`InputError` for anything else
+    (missing, a folder, a FIFO or device, unreadable, empty). Opens nothing."""
     if not path.exists():
         raise InputError(f"{path}: no such file", hint="check the path")
     if path.is_dir():

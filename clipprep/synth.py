@@ -202,14 +202,15 @@ def write_clip(
     rotation: int = 0,
     audio_codec: str = "aac",
     tone: Callable[[np.ndarray], np.ndarray] | None = None,
+    frame_times: Sequence[float] | None = None,
 ) -> Path:
     """Encode RGB frames (stored orientation) into ``path`` atomically; return the path.
 
     ``rotation`` writes a display matrix the way phones do: degrees counter-clockwise that a
     player turns the picture (PyAV's and FFmpeg's sign, what ``frame.rotation`` reads back).
     ``audio`` adds a quiet 440 Hz tone for the clip's duration, or ``tone(times_s) -> samples``
-    when given (to place clicks at known times). The container follows the extension (.mp4,
-    .mov, .mkv, .webm).
+    when given (to place clicks at known times). ``frame_times`` (seconds, one per frame) makes a
+    variable-frame-rate clip. The container follows the extension (.mp4, .mov, .mkv, .webm).
     """
     import av
 
@@ -221,7 +222,16 @@ def write_clip(
         with av.open(str(temporary), "w", options=options) as container:
             sound = (tone or _sine) if audio else None
             _encode(
-                container, iter(frames), rate, codec, pix_fmt, crf, rotation, audio_codec, sound
+                container,
+                iter(frames),
+                rate,
+                codec,
+                pix_fmt,
+                crf,
+                rotation,
+                audio_codec,
+                sound,
+                frame_times,
             )
         os.replace(temporary, path)
     except BaseException:
@@ -230,7 +240,9 @@ def write_clip(
     return path
 
 
-def _encode(container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec, sound) -> None:
+def _encode(
+    container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec, sound, frame_times
+) -> None:
     """Add every stream before the first packet (the header is written then), then write the
     tone in step with the pictures so the muxer interleaves them."""
     import av
@@ -244,10 +256,15 @@ def _encode(container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec,
     stream.options = _quality_options(codec, crf)
     if rotation:
         stream.set_display_rotation(rotation)
+    if frame_times is not None:  # variable rate: a fine clock, and each frame at its time
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 90000)
     tone = _Tone(container, audio_codec, sound) if sound is not None else None
     for index, pixels in enumerate(itertools.chain([first], frames)):
         frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-        frame.pts = index
+        if frame_times is None:
+            frame.pts = index
+        else:
+            frame.pts, frame.time_base = round(frame_times[index] * 90000), stream.time_base
         container.mux(stream.encode(frame))
         if tone is not None:
             tone.write_until((index + 1) / rate)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 import pytest
 
@@ -61,22 +59,11 @@ def test_constant_rate_clip_without_audio(tmp_path):
 
 
 def test_variable_frame_rate_is_detected(tmp_path):
-    import av
-
-    path = tmp_path / "vfr.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.codec_context.time_base = stream.time_base = Fraction(1, 90)
-        pts = 0
-        for i, picture in enumerate(frames(40)):
-            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
-            frame.pts = pts
-            frame.time_base = stream.time_base
-            pts += 3 if i % 2 else 6  # alternately 1/30 s and 1/15 s
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    times = np.cumsum([0.0] + [1 / 30 if i % 2 else 1 / 15 for i in range(39)])
+    path = write_clip(tmp_path / "vfr.mp4", frames(40), 30, frame_times=times, audio=False)
     assert probe(path).video.variable_frame_rate
+    steady = write_clip(tmp_path / "cfr.mp4", frames(40), 30, audio=False)
+    assert not probe(steady).video.variable_frame_rate
 
 
 @pytest.mark.parametrize(
