@@ -140,6 +140,11 @@ def _probe_open(container, path: Path, size: int) -> Probe:
     header_duration = _header_duration(container, video_stream)
     video = None
     timestamps: list[float] = []
+    if video_stream is not None and video_stream.codec_context is None:
+        raise InputError(
+            f"{path.name}: the video codec is not recognised (damaged header?)",
+            hint="re-export the clip as H.264 MP4",
+        )
     if video_stream is not None:
         timestamps, first = _scan_video(container, video_stream)
         video = _video_info(video_stream, timestamps, first)
@@ -256,4 +261,6 @@ def _is_variable(timestamps: list[float]) -> bool:
 
 def _audio_info(stream) -> AudioInfo:
     ctx = stream.codec_context
+    if ctx is None:  # a damaged or exotic header: the track exists, its codec is unknown
+        return AudioInfo(codec="unknown", sample_rate=0, channels=0)
     return AudioInfo(codec=ctx.name, sample_rate=ctx.sample_rate or 0, channels=ctx.channels or 0)

@@ -95,3 +95,17 @@ def test_truncated_clip_still_probes_or_fails_cleanly(tmp_path):
         assert error.code == "unreadable"
     else:
         assert facts.video is not None
+
+
+def test_track_with_a_broken_handler_found_by_fuzzing(tmp_path):
+    """Regression: one flipped bit in the size of the audio track's hdlr box left PyAV without
+    a codec context for that track, and probe crashed with AttributeError."""
+    data = bytearray(write_clip(tmp_path / "good.mp4", frames(20), 10).read_bytes())
+    sound = data.index(b"soun")
+    handler = data.rindex(b"hdlr", 0, sound)
+    data[handler - 4] ^= 1  # the size's top byte: the box now claims 16 MiB
+    broken = tmp_path / "broken_handler.mp4"
+    broken.write_bytes(bytes(data))
+    facts = probe(broken)
+    assert facts.video is not None and facts.video.codec == "h264"
+    assert facts.audio is None or facts.audio.codec == "unknown"
