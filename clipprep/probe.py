@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -116,18 +117,27 @@ def probe(path: str | os.PathLike) -> Probe:
 def checked_size(path: Path) -> int:
     """The size of a file that can be read as a clip; :class:`InputError` for anything else
     (missing, a folder, a FIFO or device, unreadable, empty). Opens nothing."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file", hint="check the path")
-    if path.is_dir():
+    try:
+        info = path.stat()  # follows symlinks: a dangling one is "no such file"
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file", hint="check the path") from None
+    except PermissionError:
+        raise InputError(
+            f"{path}: permission denied", hint="check the folder's permissions"
+        ) from None
+    except OSError as exc:  # a symlink loop, a name too long, ...
+        raise InputError(
+            f"{path}: cannot be read ({exc.strerror})", hint="check the path"
+        ) from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{path}: is a folder, not a video file", hint="pass a video file")
-    if not path.is_file():  # a FIFO or a device would block or never end
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
         raise InputError(f"{path}: not a regular file", hint="pass a video file")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied", hint="check the file's permissions")
-    size = path.stat().st_size
-    if size == 0:
+    if info.st_size == 0:
         raise InputError(f"{path.name}: the file is empty (0 bytes)", hint="re-export the clip")
-    return size
+    return info.st_size
 
 
 def _reason(exc: BaseException) -> str:

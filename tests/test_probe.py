@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,47 @@ def test_track_with_a_broken_handler_found_by_fuzzing(tmp_path):
     facts = probe(broken)
     assert facts.video is not None and facts.video.codec == "h264"
     assert facts.audio is None or facts.audio.codec == "unknown"
+
+
+def _without_file_override() -> None:
+    """In the child: drop the capabilities that let root read any file (the bounding set is
+    inherited through exec, so the checker runs as root that obeys file permissions)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
+    for capability in (cap_dac_override, cap_dac_read_search):
+        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a normal user, chmod 000 is enough by hand")
+@pytest.mark.parametrize("where", ["unreadable file", "closed folder"])
+def test_unreadable_inputs(tmp_path, where):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    clip = write_clip(folder / "clip.mp4", frames(5), 5, audio=False)
+    if where == "unreadable file":
+        clip.chmod(0o000)
+    else:
+        folder.chmod(0o000)
+    code = (
+        "import sys\nfrom clipprep.probe import probe\nfrom clipprep.errors import InputError\n"
+        "try:\n    probe(sys.argv[1])\nexcept InputError as e:\n    print(e.code, e.message)\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(clip)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=_without_file_override,
+        )
+    finally:
+        folder.chmod(0o755)
+        clip.chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("unreadable") and "permission denied" in result.stdout
