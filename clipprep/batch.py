@@ -26,7 +26,7 @@ from .errors import ClipprepError, InputError
 from .files import sha256_file, write_text_atomic
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
 from .probe import checked_size
-from .profiles import get_profile
+from .profiles import Profile, get_profile
 from .report import SCHEMA_VERSION
 
 VIDEO_SUFFIXES = {
@@ -55,7 +55,7 @@ ERROR = "error"
 class Settings:
     """What the analysis depends on: part of the cache key, sent to every worker."""
 
-    profile: str = "sora2-characters"
+    profile: str | Profile = "sora2-characters"  # a name, or a Profile (custom limits, ...)
     sample_fps: float = DEFAULT_SAMPLE_FPS
     analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE
     model_dir: str | None = None

@@ -97,6 +97,25 @@ _model_dir_option = click.option(
     "--model-dir", type=click.Path(file_okay=False), help="Folder of the face models."
 )
 _debug_option = click.option("--debug", is_flag=True, help="Show tracebacks.")
+_time_limit_option = click.option(
+    "--time-limit",
+    type=click.FloatRange(min=1),
+    help="Seconds one clip's analysis may take (default 300): a hostile file stops there.",
+)
+
+
+def _with_limit(profile_name: str, time_limit: float | None):
+    """The named profile, with the analysis time limit replaced when one is given."""
+    import dataclasses
+
+    from .profiles import get_profile
+
+    profile = get_profile(profile_name)
+    if time_limit is None:
+        return profile
+    return dataclasses.replace(
+        profile, limits=dataclasses.replace(profile.limits, max_seconds=time_limit)
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,8 +147,11 @@ def main() -> None:
     help="Long side (px) frames are scaled to for analysis.",
 )
 @_model_dir_option
+@_time_limit_option
 @_debug_option
-def check(paths, profile, name, as_json, frames, sample_fps, analysis_size, model_dir, debug):
+def check(
+    paths, profile, name, as_json, frames, sample_fps, analysis_size, model_dir, time_limit, debug
+):
     """Check clips and find each one's best 2–4 s window.
 
     Exit code: 0 ready, 3 fixable, 4 rejected, 5 unreadable (the worst clip decides).
@@ -141,7 +163,7 @@ def check(paths, profile, name, as_json, frames, sample_fps, analysis_size, mode
         worst = EXIT_READY
         console = _console()
         with Analyzer(
-            profile=profile,
+            profile=_with_limit(profile, time_limit),
             sample_fps=sample_fps,
             analysis_long_side=analysis_size,
             model_dir=model_dir,
@@ -382,6 +404,7 @@ def submit(
 @click.option("--force", is_flag=True, help="Redo clips already in the cache.")
 @_profile_option
 @_model_dir_option
+@_time_limit_option
 @_debug_option
 def batch(
     inputs,
@@ -399,6 +422,7 @@ def batch(
     force,
     profile,
     model_dir,
+    time_limit,
     debug,
 ):
     """Check whole folders in parallel; write JSON Lines, a CSV summary and an HTML report.
@@ -413,7 +437,9 @@ def batch(
         if not clips:
             raise UsageError("no video files found", hint="pass files or folders of clips")
         names = _batch_names(clips, name_from) if do_submit else {}
-        settings = Settings(profile=profile, model_dir=model_dir, prepare_dir=prepare_dir)
+        settings = Settings(
+            profile=_with_limit(profile, time_limit), model_dir=model_dir, prepare_dir=prepare_dir
+        )
         if prepare_dir:
             Path(prepare_dir).mkdir(parents=True, exist_ok=True)
         results = _run_batch(clips, settings, workers, cache_dir, force, scheduler, Path(out))

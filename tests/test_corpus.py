@@ -253,3 +253,20 @@ def test_cli_batch_over_the_corpus_folder(corpus, tmp_path):
         if p.suffix in (".mp4", ".mkv", ".webm", ".mov") and not p.is_dir()
     ]
     assert len(lines) == len(videos)
+
+
+def test_time_limit_stops_a_long_analysis(corpus):
+    import dataclasses
+
+    from clipprep.pipeline import Analyzer
+    from clipprep.profiles import get_profile
+
+    profile = get_profile(None)
+    hurried = dataclasses.replace(
+        profile, limits=dataclasses.replace(profile.limits, max_seconds=1)
+    )
+    with Analyzer(profile=hurried) as analyzer:
+        report = analyzer.check(corpus["five_minutes"])  # 1500 frames: never done in 1 s
+    assert report.verdict == "rejected"
+    assert [p.code for p in report.problems] == ["time_limit"]
+    assert report.analysis["elapsed_s"] < 30
