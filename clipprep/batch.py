@@ -169,9 +169,11 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
     cache = ResultCache(cache_folder)
     try:
         checked_size(Path(path))  # before reading: a FIFO would block the hash forever
+    except InputError:
+        # The analyzer's report says why (missing, empty, a FIFO...) without opening the file.
+        return _worker_analyzer.check(path).to_dict(include_frames=True), False
+    try:
         key = settings.cache_key(sha256_file(path))
-    except InputError as exc:
-        return _error_entry(path, exc.code, exc.message, exc.hint), False
     except OSError as exc:
         return _error_entry(path, "unreadable", f"cannot read the file: {exc.strerror}"), False
     if not force:

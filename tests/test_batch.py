@@ -97,7 +97,9 @@ def test_check_many_gives_the_right_verdicts(folder, tmp_path):
         else:
             assert result.data["schema_version"] == 1 and result.data["thumbnails"]
     again = list(check_many(find_clips([folder]), workers=2, cache_folder=tmp_path / "cache"))
-    assert all(r.cached for r in again) and verdicts(again) == EXPECTED
+    # Every readable file comes from the cache; the empty one is simply checked again (cheap).
+    assert {os.path.basename(r.path) for r in again if not r.cached} == {"empty.mp4"}
+    assert verdicts(again) == EXPECTED
 
 
 def test_dask_run_equals_the_local_run(folder, tmp_path):
@@ -156,7 +158,7 @@ def test_killed_batch_resumes_without_redoing_finished_clips(folder, tmp_path):
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)  # the whole run, workers included
     process.wait()
-    done_before = {r["path"] for r in lines(out / "results.jsonl")}
+    done_before = {r["path"] for r in lines(out / "results.jsonl")} - {str(folder / "empty.mp4")}
     again = run_batch(folder, out, cache, "--workers", "2")
     again.communicate(timeout=600)
     results = lines(out / "results.jsonl")
