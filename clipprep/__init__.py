@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "check": "clipprep.pipeline",
     "prepare": "clipprep.export",
+    "submit": "clipprep.submission",
+    "check_many": "clipprep.batch",
     "Prepared": "clipprep.export",
     "Analyzer": "clipprep.pipeline",
     "Report": "clipprep.report",
@@ -32,6 +34,8 @@ _EXPORTS = {
 __all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
     "check",
     "prepare",
+    "submit",
+    "check_many",
     "Prepared",
     "Analyzer",
     "Report",
@@ -49,12 +53,14 @@ __all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .batch import check_many
     from .errors import ClipprepError, InputError, ModelError, UsageError
     from .export import Prepared, prepare
     from .pipeline import Analyzer, check
     from .probe import Probe, probe
     from .profiles import PROFILES, Profile
     from .report import Report
+    from .submission import submit
     from .verdict import Problem
     from .windows import Window
 

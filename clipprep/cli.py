@@ -217,7 +217,7 @@ def prepare(
         console = _console()
         with (
             Analyzer(profile=profile, model_dir=model_dir) as analyzer,
-            _progress(as_json) as on_frame,
+            _Progress(as_json) as on_frame,
         ):
             result = run_prepare(
                 path,
@@ -255,7 +255,7 @@ def _render_prepared(result, console) -> None:
         console.print("the prepared file is not ready: see the problems above", style="bold red")
 
 
-class _progress:
+class _Progress:
     """A progress bar on an interactive stderr while frames are encoded; silent otherwise."""
 
     def __init__(self, quiet: bool):
@@ -336,7 +336,7 @@ def submit(
 
     def action() -> int:
         from .pipeline import Analyzer
-        from .submit import submit as run_submit
+        from .submission import submit as run_submit
 
         if api_key:
             click.echo(
@@ -559,7 +559,7 @@ def _write_summaries(results, out: Path) -> None:
 
 def _submit_batch(results, names, provider, api_base, ledger, profile, model_dir) -> None:
     from .pipeline import Analyzer
-    from .submit import submit as run_submit
+    from .submission import submit as run_submit
 
     with Analyzer(profile=profile, model_dir=model_dir) as analyzer:
         for result in results:

@@ -18,7 +18,7 @@ from .faces import FaceFinder
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS, DecodeStats, iter_frames
 from .metrics import FrameMeasurer, FrameMetrics
 from .pose import smooth_angles
-from .probe import Probe, probe
+from .probe import Probe, checked_size, probe
 from .profiles import Profile, get_profile
 from .report import Report, summarize
 from .verdict import (
@@ -81,10 +81,7 @@ class Analyzer:
 
     def _check_size(self, path: Path) -> None:
         limit = self.profile.limits.max_file_bytes
-        try:
-            size = path.stat().st_size
-        except OSError:
-            return  # probe reports a missing or unreadable file with the right words
+        size = checked_size(path)  # missing, empty, a FIFO...: the InputError says which
         if size > limit:
             raise _limit(
                 f"{path.name}: {size / 2**30:.1f} GiB is over the {limit / 2**30:g} GiB limit"

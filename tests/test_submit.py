@@ -15,7 +15,7 @@ from fake_api import API_KEY, FakeApi
 from clipprep.errors import AuthError, OutcomeUnknown, ServiceError, ServiceGone, UsageError
 from clipprep.ledger import Ledger
 from clipprep.providers.http import RetryPolicy
-from clipprep.submit import PreflightError, submit
+from clipprep.submission import PreflightError, submit
 from clipprep.synth import Segment
 
 FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
