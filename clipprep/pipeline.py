@@ -32,8 +32,13 @@ from .verdict import (
 )
 from .windows import ERROR, best_window, frame_flags, frame_score
 
-# Head pose is smoothed over this many samples: landmark fits jitter by a few degrees per frame.
-_POSE_SMOOTHING = 5
+# Head pose is smoothed over this many seconds of samples (a running median): landmark fits
+# jitter by a few degrees per frame. In seconds, not samples, so every sampling rate smooths
+# alike (5 samples at 30 fps flagged carphone's talker as turned away twice as often).
+_POSE_SMOOTHING_S = 0.5
+# The face mesh (2.8 ms) runs on at most every other sample with a face; the samples between
+# take the smoothed pose of their neighbours. ``thorough`` runs it on every sample.
+_MESH_EVERY = 2
 
 
 class Analyzer:
@@ -46,10 +51,14 @@ class Analyzer:
         sample_fps: float = DEFAULT_SAMPLE_FPS,
         analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
         model_dir: str | os.PathLike | None = None,
+        thorough: bool = False,
     ):
         self.profile = get_profile(profile)
         self.sample_fps = sample_fps
         self.analysis_long_side = analysis_long_side
+        # Every frame decoded, every model on every sample: slow, the reference for the
+        # shortcuts (skipped frames, followed faces, mesh every other sample).
+        self.thorough = thorough
         self._model_dir = model_dir
         self._finder: FaceFinder | None = None
 
@@ -134,6 +143,7 @@ class Analyzer:
                 "analysis_long_side": self.analysis_long_side,
                 "frames_decoded": stats.decoded,
                 "frames_sampled": stats.sampled,
+                "thorough": self.thorough,
                 "decode_errors": stats.errors,
                 "face_models": [
                     "face_detection_full_range_sparse",
@@ -154,8 +164,14 @@ class Analyzer:
         stats = DecodeStats()
         metrics = []
         frames = iter_frames(
-            path, sample_fps=self.sample_fps, long_side=self.analysis_long_side, stats=stats
+            path,
+            sample_fps=self.sample_fps,
+            long_side=self.analysis_long_side,
+            stats=stats,
+            skip_unreferenced=not self.thorough,
         )
+        mesh_every = 1 if self.thorough else _MESH_EVERY
+        since_mesh = mesh_every
         for frame in frames:
             if time.perf_counter() > deadline:
                 raise InputError(
@@ -164,15 +180,17 @@ class Analyzer:
                     hint="a damaged or hostile file can be slow to decode; raise --time-limit",
                 )
             faces = finder.detect(frame.rgb)
-            landmarks = finder.landmarks(frame.rgb, faces[0]) if faces else None
-            metrics.append(measurer.measure(frame, faces, landmarks))
+            wants_pose = bool(faces) and since_mesh >= mesh_every
+            landmarks = finder.landmarks(frame.rgb, faces[0]) if wants_pose else None
+            since_mesh = 1 if wants_pose else since_mesh + 1
+            metrics.append(measurer.measure(frame, faces, landmarks, estimate_pose=wants_pose))
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
-        return _smoothed_pose(metrics), stats
+        return _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S)), stats
 
     def _face_finder(self) -> FaceFinder:
         if self._finder is None:
-            self._finder = FaceFinder(self._model_dir)
+            self._finder = FaceFinder(self._model_dir, thorough=self.thorough)
         return self._finder
 
     def _window(self, metrics: list[FrameMetrics], scores: list[float], facts: Probe):
@@ -196,33 +214,54 @@ def check(
     sample_fps: float = DEFAULT_SAMPLE_FPS,
     analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
     model_dir: str | os.PathLike | None = None,
+    thorough: bool = False,
 ) -> Report:
     """Check one clip against a service profile and find its best 2–4 s window.
 
     Returns a :class:`Report` (``verdict`` is ``ready``, ``fixable``, ``rejected`` or
-    ``unreadable``). Raises :class:`~clipprep.errors.ModelError` when the face models cannot be
-    found or fetched, and :class:`~clipprep.errors.UsageError` for an unknown profile.
+    ``unreadable``). ``thorough=True`` decodes every frame and runs every model on every sample
+    (several times slower; the fast path is tested to pick the same window). Raises
+    :class:`~clipprep.errors.ModelError` when the face models cannot be found or fetched, and
+    :class:`~clipprep.errors.UsageError` for an unknown profile.
     """
     with Analyzer(
         profile=profile,
         sample_fps=sample_fps,
         analysis_long_side=analysis_long_side,
         model_dir=model_dir,
+        thorough=thorough,
     ) as analyzer:
         return analyzer.check(path, name=name)
 
 
-def _smoothed_pose(metrics: list[FrameMetrics]) -> list[FrameMetrics]:
+def _samples_in(metrics: list[FrameMetrics], seconds: float) -> int:
+    """How many samples (odd, at least 1) span ``seconds`` at the clip's sampling rate."""
+    if len(metrics) < 2:
+        return 1
+    period = float(np.median(np.diff([m.time_s for m in metrics])))
+    count = max(1, round(seconds / period)) if period > 0 else 1
+    return count if count % 2 else count + 1
+
+
+def _smoothed_pose(metrics: list[FrameMetrics], window: int) -> list[FrameMetrics]:
+    """Smooth head pose over neighbouring samples; samples with a face but no pose estimate
+    (the mesh skipped them) take their neighbours' median and the source ``interpolated``."""
+    missing = [m.face_h is not None and m.pose_source is None for m in metrics]
     smoothed = {
         axis: smooth_angles(
             [np.nan if getattr(m, axis) is None else getattr(m, axis) for m in metrics],
-            _POSE_SMOOTHING,
+            window,
+            fill=missing,
         )
         for axis in ("yaw", "pitch", "roll")
     }
     return [
         dataclasses.replace(
-            m, **{axis: None if np.isnan(v[i]) else float(v[i]) for axis, v in smoothed.items()}
+            m,
+            pose_source="interpolated"
+            if missing[i] and not np.isnan(smoothed["yaw"][i])
+            else m.pose_source,
+            **{axis: None if np.isnan(v[i]) else float(v[i]) for axis, v in smoothed.items()},
         )
         if m.face_h is not None
         else m

@@ -122,15 +122,19 @@ def eye_openness(landmarks: np.ndarray, width: int, height: int) -> float:
     return (_eye_aspect(p, _RIGHT_EYE) + _eye_aspect(p, _LEFT_EYE)) / 2
 
 
-def smooth_angles(values: Sequence[float], window: int = 5) -> list[float]:
-    """Running median over ``window`` samples, ignoring NaN (a NaN stays NaN)."""
+def smooth_angles(
+    values: Sequence[float], window: int = 5, *, fill: Sequence[bool] | None = None
+) -> list[float]:
+    """Running median over ``window`` samples, ignoring NaN. A NaN stays NaN unless ``fill``
+    marks it, in which case it takes the median of its neighbours (NaN when they have none)."""
     data = np.asarray(values, dtype=np.float64)
+    fill = fill if fill is not None else [False] * len(data)
     half = window // 2
     smoothed = []
     for i, value in enumerate(data):
-        if math.isnan(value):
+        around = data[max(0, i - half) : i + half + 1]
+        if math.isnan(value) and not (fill[i] and not np.isnan(around).all()):
             smoothed.append(math.nan)
             continue
-        around = data[max(0, i - half) : i + half + 1]
         smoothed.append(float(np.nanmedian(around)))
     return smoothed

@@ -203,6 +203,7 @@ def write_clip(
     audio_codec: str = "aac",
     tone: Callable[[np.ndarray], np.ndarray] | None = None,
     frame_times: Sequence[float] | None = None,
+    encoder_options: dict[str, str] | None = None,
 ) -> Path:
     """Encode RGB frames (stored orientation) into ``path`` atomically; return the path.
 
@@ -210,7 +211,9 @@ def write_clip(
     player turns the picture (PyAV's and FFmpeg's sign, what ``frame.rotation`` reads back).
     ``audio`` adds a quiet 440 Hz tone for the clip's duration, or ``tone(times_s) -> samples``
     when given (to place clicks at known times). ``frame_times`` (seconds, one per frame) makes a
-    variable-frame-rate clip. The container follows the extension (.mp4, .mov, .mkv, .webm).
+    variable-frame-rate clip. ``encoder_options`` are added to the codec's fixed quality options
+    (e.g. ``{"x264-params": "b-pyramid=none"}``). The container follows the extension (.mp4,
+    .mov, .mkv, .webm).
     """
     import av
 
@@ -227,7 +230,7 @@ def write_clip(
                 rate,
                 codec,
                 pix_fmt,
-                crf,
+                {**_quality_options(codec, crf), **(encoder_options or {})},
                 rotation,
                 audio_codec,
                 sound,
@@ -241,7 +244,7 @@ def write_clip(
 
 
 def _encode(
-    container, frames, rate, codec, pix_fmt, crf, rotation, audio_codec, sound, frame_times
+    container, frames, rate, codec, pix_fmt, options, rotation, audio_codec, sound, frame_times
 ) -> None:
     """Add every stream before the first packet (the header is written then), then write the
     tone in step with the pictures so the muxer interleaves them."""
@@ -253,7 +256,7 @@ def _encode(
     stream = container.add_stream(codec, rate=rate)
     stream.height, stream.width = first.shape[:2]
     stream.pix_fmt = pix_fmt
-    stream.options = _quality_options(codec, crf)
+    stream.options = options
     if rotation:
         stream.set_display_rotation(rotation)
     if frame_times is not None:  # variable rate: a fine clock, and each frame at its time
