@@ -104,18 +104,29 @@ _time_limit_option = click.option(
 )
 
 
-def _with_limit(profile_name: str, time_limit: float | None):
-    """The named profile, with the analysis time limit replaced when one is given."""
+_subject_option = click.option(
+    "--subject",
+    type=click.Choice(["auto", "face", "any"]),
+    help="Judge the character by its face, by its main subject whatever it is (mascots, "
+    "animals, objects, animation), or auto: faces when most frames show one (the default).",
+)
+
+
+def _custom_profile(
+    profile_name: str, *, time_limit: float | None = None, subject: str | None = None
+):
+    """The named profile, with the analysis time limit and subject mode replaced when given."""
     import dataclasses
 
     from .profiles import get_profile
 
     profile = get_profile(profile_name)
-    if time_limit is None:
-        return profile
-    return dataclasses.replace(
-        profile, limits=dataclasses.replace(profile.limits, max_seconds=time_limit)
-    )
+    if time_limit is not None:
+        limits = dataclasses.replace(profile.limits, max_seconds=time_limit)
+        profile = dataclasses.replace(profile, limits=limits)
+    if subject is not None:
+        profile = dataclasses.replace(profile, subject_mode=subject)
+    return profile
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,6 +138,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @_profile_option
+@_subject_option
 @_name_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON report per clip (JSON Lines)."
@@ -146,11 +158,28 @@ def main() -> None:
     show_default=True,
     help="Long side (px) frames are scaled to for analysis.",
 )
+@click.option(
+    "--thorough",
+    is_flag=True,
+    help="Decode every frame and run every model on every sample (slower; the reference the "
+    "fast path is tested against).",
+)
 @_model_dir_option
 @_time_limit_option
 @_debug_option
 def check(
-    paths, profile, name, as_json, frames, sample_fps, analysis_size, model_dir, time_limit, debug
+    paths,
+    profile,
+    subject,
+    name,
+    as_json,
+    frames,
+    sample_fps,
+    analysis_size,
+    thorough,
+    model_dir,
+    time_limit,
+    debug,
 ):
     """Check clips and find each one's best 2–4 s window.
 
@@ -163,10 +192,11 @@ def check(
         worst = EXIT_READY
         console = _console()
         with Analyzer(
-            profile=_with_limit(profile, time_limit),
+            profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
             sample_fps=sample_fps,
             analysis_long_side=analysis_size,
             model_dir=model_dir,
+            thorough=thorough,
         ) as analyzer:
             for path in paths:
                 report = analyzer.check(path, name=name)
@@ -193,17 +223,30 @@ def check(
 @click.option(
     "--aspect",
     type=click.Choice(["16:9", "9:16", "1:1"]),
-    help="Crop to this shape around the face.",
+    help="Crop to this shape around the character.",
 )
 @click.option("--allow-upscale", is_flag=True, help="Enlarge clips below 720p (adds no detail).")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_profile_option
+@_subject_option
 @_name_option
 @_model_dir_option
 @_debug_option
 def prepare(
-    path, output, start, end, aspect, allow_upscale, force, as_json, profile, name, model_dir, debug
+    path,
+    output,
+    start,
+    end,
+    aspect,
+    allow_upscale,
+    force,
+    as_json,
+    profile,
+    subject,
+    name,
+    model_dir,
+    debug,
 ):
     """Write the upload-ready clip: best window, upright, 720–1080p, H.264/AAC MP4.
 
@@ -216,7 +259,9 @@ def prepare(
 
         console = _console()
         with (
-            Analyzer(profile=profile, model_dir=model_dir) as analyzer,
+            Analyzer(
+                profile=_custom_profile(profile, subject=subject), model_dir=model_dir
+            ) as analyzer,
             _Progress(as_json) as on_frame,
         ):
             result = run_prepare(
@@ -311,6 +356,7 @@ _ledger_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_ledger_option
 @_profile_option
+@_subject_option
 @_model_dir_option
 @_debug_option
 def submit(
@@ -325,6 +371,7 @@ def submit(
     as_json,
     ledger,
     profile,
+    subject,
     model_dir,
     debug,
 ):
@@ -344,7 +391,8 @@ def submit(
                 "prefer the environment variable",
                 err=True,
             )
-        with Analyzer(profile=profile, model_dir=model_dir) as analyzer:
+        custom = _custom_profile(profile, subject=subject)
+        with Analyzer(profile=custom, model_dir=model_dir) as analyzer:
             result = run_submit(
                 path,
                 name=name,
@@ -354,7 +402,7 @@ def submit(
                 video_url=video_url,
                 ledger=ledger,
                 force=force,
-                profile=profile,
+                profile=custom,
                 analyzer=analyzer,
                 poll_deadline_s=poll_deadline,
             )
@@ -403,6 +451,7 @@ def submit(
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Where results are cached.")
 @click.option("--force", is_flag=True, help="Redo clips already in the cache.")
 @_profile_option
+@_subject_option
 @_model_dir_option
 @_time_limit_option
 @_debug_option
@@ -421,6 +470,7 @@ def batch(
     cache_dir,
     force,
     profile,
+    subject,
     model_dir,
     time_limit,
     debug,
@@ -438,13 +488,15 @@ def batch(
             raise UsageError("no video files found", hint="pass files or folders of clips")
         names = _batch_names(clips, name_from) if do_submit else {}
         settings = Settings(
-            profile=_with_limit(profile, time_limit), model_dir=model_dir, prepare_dir=prepare_dir
+            profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
+            model_dir=model_dir,
+            prepare_dir=prepare_dir,
         )
         if prepare_dir:
             Path(prepare_dir).mkdir(parents=True, exist_ok=True)
         results = _run_batch(clips, settings, workers, cache_dir, force, scheduler, Path(out))
         if do_submit:
-            _submit_batch(results, names, provider, api_base, ledger, profile, model_dir)
+            _submit_batch(results, names, provider, api_base, ledger, settings.profile, model_dir)
         return max((_batch_exit(r.verdict) for r in results), default=EXIT_READY)
 
     sys.exit(_run(debug, action))

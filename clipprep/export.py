@@ -1,12 +1,12 @@
 """``prepare``: write the clip the characters service should receive.
 
-Cut to the best window (or one given), frame-accurate — every frame is decoded and re-encoded,
-so the first output frame is the frame at the start, not the keyframe before it — with the audio
-cut at the same instant. Rotation is applied to the pixels; a too-wide picture (or one given an
-``aspect``) is cropped around the face track; the short side is brought within 720–1080 px
-(never upscaled unless asked); the result is 8-bit H.264 + AAC at a constant frame rate with the
-``moov`` atom first. The output is written atomically, never over an existing file unless
-``force``, never over the input, and checked again before ``prepare`` returns.
+Cut to the best window (or one given), frame-accurate — every frame is decoded and re-encoded, so
+the first output frame is the frame at the start, not the keyframe before it — with the audio cut
+at the same instant. Rotation is applied to the pixels; a too-wide picture (or one given an
+``aspect``) is cropped around the character (its face track, or its subject box); the short side is
+brought within 720–1080 px (never upscaled unless asked); the result is 8-bit H.264 + AAC at a
+constant frame rate with the ``moov`` atom first. The output is written atomically, never over an
+existing file unless ``force``, never over the input, and checked again before ``prepare`` returns.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .files import temporary_beside
 from .probe import Probe, VideoInfo
 from .profiles import Profile
 from .report import Report
+from .windows import SUBJECT
 
 AUDIO_RATE = 48000
 ASPECTS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0}
@@ -138,13 +139,16 @@ def _span(report: Report, profile: Profile, start, end) -> tuple[float, float]:
     return window.start_s, window.end_s
 
 
-def _face_centre(report: Report, start: float, end: float) -> tuple[float, float] | None:
-    """Median face centre (fractions of the upright frame) over the kept span."""
-    centres = [
-        (m.face_x + m.face_w / 2, m.face_y + m.face_h / 2)
+def _character_centre(report: Report, start: float, end: float) -> tuple[float, float] | None:
+    """Median centre of the character (its face, or its subject box when the clip was judged
+    by its subject) over the kept span, in fractions of the upright frame."""
+    prefix = "subject_" if report.analysis.get("target") == SUBJECT else "face_"
+    boxes = [
+        [getattr(m, prefix + side) for side in ("x", "y", "w", "h")]
         for m in report.frames
-        if start - 1e-6 <= m.time_s < end and m.face_x is not None
+        if start - 1e-6 <= m.time_s < end
     ]
+    centres = [(x + w / 2, y + h / 2) for x, y, w, h in boxes if x is not None]
     if not centres:
         return None
     return statistics.median(c[0] for c in centres), statistics.median(c[1] for c in centres)
@@ -162,7 +166,7 @@ def _crop_box(video: VideoInfo, report, start, end, profile, aspect) -> tuple[in
     crop_w, crop_h = (
         (round(height * target), height) if ratio > target else (width, round(width / target))
     )
-    centre = _face_centre(report, start, end) or (0.5, 0.5)
+    centre = _character_centre(report, start, end) or (0.5, 0.5)
     x = min(max(0, round(centre[0] * width - crop_w / 2)), width - crop_w)
     y = min(max(0, round(centre[1] * height - crop_h / 2)), height - crop_h)
     return x, y, crop_w, crop_h
@@ -477,11 +481,13 @@ def prepare(
     force: bool = False,
     profile: str | Profile | None = None,
     name: str | None = None,
+    subject: str | None = None,
     analyzer=None,
     on_frame: Callable[[int], None] | None = None,
 ) -> Prepared:
     """Check ``path``, write the upload-ready clip to ``output`` and check that too.
 
+    ``subject`` (``auto``/``face``/``any``) is what the character is judged and cropped by.
     ``analyzer`` (a :class:`clipprep.Analyzer`) reuses loaded models across many clips.
     Raises :class:`InputError` (unreadable input), :class:`UsageError` (bad window, aspect,
     or an output that exists without ``force``) or :class:`PrepareError` (nothing to keep).
@@ -494,7 +500,7 @@ def prepare(
     if aspect is not None and aspect not in ASPECTS:
         raise UsageError(f"unknown aspect {aspect!r}", hint=f"one of {', '.join(ASPECTS)}")
     owned = analyzer is None
-    analyzer = analyzer or Analyzer(profile=profile)
+    analyzer = analyzer or Analyzer(profile=profile, subject=subject)
     try:
         before = analyzer.check(source, name=name)
         if before.verdict == "unreadable":

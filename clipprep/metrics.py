@@ -1,4 +1,5 @@
-"""One sampled frame -> numbers: face geometry, head pose, lighting, sharpness, motion, cuts.
+"""One sampled frame -> numbers: face and subject geometry, head pose, lighting, sharpness,
+motion, cuts.
 
 Units: sizes and positions are fractions of the frame (0..1); luma is 0..255 (BT.601 from the
 analysis RGB); angles are degrees; ``eye_distance_px`` is in pixels of the original clip's display
@@ -18,6 +19,7 @@ from .faces import Face, FaceLandmarks
 from .frames import Frame
 from .pose import eye_openness, pose_from_keypoints, pose_from_landmarks
 from .profiles import Quality
+from .subjects import Subject
 
 _DARK_LUMA = 16  # below: crushed to black
 _CLIPPED_LUMA = 250  # at or above: blown out
@@ -57,6 +59,24 @@ class FrameMetrics:
     face_lr_imbalance: float | None  # |left - right| / (left + right) of face luma
     backlight_ratio: float | None  # face luma / background luma (< 1: face darker than scene)
     sharpness: float | None
+    # The main subject, whatever it is (subjects.py): None where none stands out, or when the
+    # analysis did not look for one (--subject face).
+    subject_x: float | None
+    subject_y: float | None
+    subject_w: float | None
+    subject_h: float | None
+    subject_size: float | None  # geometric mean of the box's width and height fractions
+    subject_contrast: float | None  # mean Lab distance from the background's colours (~ΔE)
+    subject_clutter: float | None  # share of the frame's saliency outside the subject
+    competing_subjects: int  # other regions with at least half the subject's saliency
+    subject_stability: float | None  # box overlap (IoU) with the previous sample's
+    subject_margin: float | None  # to the left, top and right edges (the bottom may cut it)
+    subject_cut_off: bool
+    subject_luma: float | None  # lighting and sharpness on the subject box, as for the face
+    subject_clipped_fraction: float | None
+    subject_lr_imbalance: float | None
+    subject_backlight_ratio: float | None
+    subject_sharpness: float | None
     motion: float  # mean absolute luma change since the previous sample, 0..255
     scene_change: float  # mean absolute HSV change since the previous sample, 0..255
     similarity: float  # structure kept since the previous sample: -1..1 (1 = same picture)
@@ -81,9 +101,11 @@ class FrameMeasurer:
         faces: list[Face],
         landmarks: FaceLandmarks | None,
         *,
+        subject: Subject | None = None,
         estimate_pose: bool = True,
     ) -> FrameMetrics:
-        """Measure one frame; ``faces`` come most prominent first; ``landmarks`` are faces[0]'s.
+        """Measure one frame; ``faces`` come most prominent first; ``landmarks`` are faces[0]'s;
+        ``subject`` is the main subject when one was looked for and found.
 
         ``estimate_pose=False`` leaves head pose and eye openness unmeasured (None): the caller
         fills them in from neighbouring samples."""
@@ -94,6 +116,7 @@ class FrameMeasurer:
         motion, change, similarity = self._change_since_previous(frame.rgb)
         lighting = _frame_lighting(gray)
         face_values = self._face_values(gray, faces, landmarks, estimate_pose) if main else _NO_FACE
+        subject_values = self._subject_values(gray, subject) if subject else _NO_SUBJECT
         return FrameMetrics(
             time_s=frame.time_s,
             face_count=len(faces),
@@ -104,6 +127,7 @@ class FrameMeasurer:
             and similarity < self._quality.scene_cut_max_similarity,
             **lighting,
             **face_values,
+            **subject_values,
         )
 
     def _change_since_previous(self, rgb: np.ndarray) -> tuple[float, float, float]:
@@ -128,7 +152,7 @@ class FrameMeasurer:
         main = faces[0]
         quality = self._quality
         competing = sum(1 for f in faces[1:] if f.h >= quality.competing_face_ratio * main.h)
-        margin = min(main.x, main.y, 1 - (main.x + main.w), 1 - (main.y + main.h))
+        margin = _margin(main)
         pose, source, openness = (
             self._pose(main, landmarks) if estimate_pose else (None, None, None)
         )
@@ -147,7 +171,26 @@ class FrameMeasurer:
             "pose_source": source,
             "eye_distance_px": self._eye_distance(main),
             "eye_openness": openness,
-            **_face_lighting(gray, main),
+            **{_FACE_LIGHTING[k]: v for k, v in _box_lighting(gray, main).items()},
+        }
+
+    def _subject_values(self, gray, subject: Subject) -> dict:
+        # A character standing on (or rising from) the bottom edge is framed, not cut off: a
+        # bust or a medium shot always is. The other three edges cut it off.
+        margin = min(subject.x, subject.y, 1 - (subject.x + subject.w))
+        return {
+            "subject_x": subject.x,
+            "subject_y": subject.y,
+            "subject_w": subject.w,
+            "subject_h": subject.h,
+            "subject_size": subject.size,
+            "subject_contrast": subject.contrast,
+            "subject_clutter": subject.clutter,
+            "competing_subjects": subject.competing,
+            "subject_stability": subject.stability,
+            "subject_margin": margin,
+            "subject_cut_off": margin < self._quality.edge_margin,
+            **{f"subject_{k}": v for k, v in _box_lighting(gray, subject).items()},
         }
 
     def _pose(self, face: Face, landmarks: FaceLandmarks | None):
@@ -190,6 +233,39 @@ _NO_FACE = {
     "sharpness": None,
 }
 
+_NO_SUBJECT = {
+    "subject_x": None,
+    "subject_y": None,
+    "subject_w": None,
+    "subject_h": None,
+    "subject_size": None,
+    "subject_contrast": None,
+    "subject_clutter": None,
+    "competing_subjects": 0,
+    "subject_stability": None,
+    "subject_margin": None,
+    "subject_cut_off": False,
+    "subject_luma": None,
+    "subject_clipped_fraction": None,
+    "subject_lr_imbalance": None,
+    "subject_backlight_ratio": None,
+    "subject_sharpness": None,
+}
+
+# The face's lighting fields (schema 1 named them before subjects existed).
+_FACE_LIGHTING = {
+    "luma": "face_luma",
+    "clipped_fraction": "face_clipped_fraction",
+    "lr_imbalance": "face_lr_imbalance",
+    "backlight_ratio": "backlight_ratio",
+    "sharpness": "sharpness",
+}
+
+
+def _margin(box) -> float:
+    """Smallest gap between a box (x, y, w, h fractions) and a frame edge (< 0: cut off)."""
+    return min(box.x, box.y, 1 - (box.x + box.w), 1 - (box.y + box.h))
+
 
 def _frame_lighting(gray: np.ndarray) -> dict:
     """Frame lighting from one 256-bin histogram (OpenCV's is ~10x faster than the numpy
@@ -208,8 +284,9 @@ def _frame_lighting(gray: np.ndarray) -> dict:
     }
 
 
-def face_pixel_box(face: Face, width: int, height: int) -> tuple[int, int, int, int]:
-    """The face box in pixels, clipped to the frame: (x0, y0, x1, y1), never empty."""
+def face_pixel_box(face: Face | Subject, width: int, height: int) -> tuple[int, int, int, int]:
+    """A face's (or subject's) box in pixels, clipped to the frame: (x0, y0, x1, y1), never
+    empty."""
     x0 = min(width - 1, max(0, int(face.x * width)))
     y0 = min(height - 1, max(0, int(face.y * height)))
     x1 = max(x0 + 1, min(width, int((face.x + face.w) * width)))
@@ -217,30 +294,32 @@ def face_pixel_box(face: Face, width: int, height: int) -> tuple[int, int, int, 
     return x0, y0, x1, y1
 
 
-def _face_lighting(gray: np.ndarray, face: Face) -> dict:
+def _box_lighting(gray: np.ndarray, box: Face | Subject) -> dict:
+    """Lighting and sharpness inside a box: luma, clipped_fraction, lr_imbalance,
+    backlight_ratio, sharpness."""
     import cv2
 
     height, width = gray.shape
-    x0, y0, x1, y1 = face_pixel_box(face, width, height)
+    x0, y0, x1, y1 = face_pixel_box(box, width, height)
     region = gray[y0:y1, x0:x1]
-    face_luma = float(region.mean())
+    luma = float(region.mean())
     mid = region.shape[1] // 2
-    left, right = float(region[:, :mid].mean()) if mid else face_luma, float(region[:, mid:].mean())
+    left, right = float(region[:, :mid].mean()) if mid else luma, float(region[:, mid:].mean())
     background = _background_luma(gray, (x0, y0, x1, y1))
     crop = cv2.resize(region, (_SHARPNESS_CROP, _SHARPNESS_CROP), interpolation=cv2.INTER_AREA)
     crop = crop.astype(np.float32)
     crop = (crop - crop.mean()) * (_SHARPNESS_CONTRAST / (crop.std() + 2.0))
     return {
-        "face_luma": face_luma,
-        "face_clipped_fraction": float((region >= _CLIPPED_LUMA).mean()),
-        "face_lr_imbalance": abs(left - right) / max(1.0, left + right),
-        "backlight_ratio": face_luma / max(1.0, background),
+        "luma": luma,
+        "clipped_fraction": float((region >= _CLIPPED_LUMA).mean()),
+        "lr_imbalance": abs(left - right) / max(1.0, left + right),
+        "backlight_ratio": luma / max(1.0, background),
         "sharpness": float(cv2.Laplacian(crop, cv2.CV_32F).var()),
     }
 
 
 def _background_luma(gray: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    """Mean luma outside the face box (the whole frame if the face fills it)."""
+    """Mean luma outside a box (the whole frame if the box fills it)."""
     x0, y0, x1, y1 = box
     total = float(gray.sum(dtype=np.float64))
     face_sum = float(gray[y0:y1, x0:x1].sum(dtype=np.float64))

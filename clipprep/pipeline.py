@@ -13,14 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, UsageError
 from .faces import FaceFinder
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS, DecodeStats, iter_frames
 from .metrics import FrameMeasurer, FrameMetrics
 from .pose import smooth_angles
 from .probe import Probe, checked_size, probe
-from .profiles import Profile, get_profile
+from .profiles import SUBJECT_MODES, Profile, get_profile
 from .report import Report, summarize
+from .subjects import SubjectFinder
 from .verdict import (
     UNREADABLE,
     Problem,
@@ -30,7 +31,7 @@ from .verdict import (
     name_problems,
     verdict_of,
 )
-from .windows import ERROR, best_window, frame_flags, frame_score
+from .windows import ERROR, FACE, SUBJECT, best_window, frame_flags, frame_score
 
 # Head pose is smoothed over this many seconds of samples (a running median): landmark fits
 # jitter by a few degrees per frame. In seconds, not samples, so every sampling rate smooths
@@ -52,8 +53,11 @@ class Analyzer:
         analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
         model_dir: str | os.PathLike | None = None,
         thorough: bool = False,
+        subject: str | None = None,
     ):
         self.profile = get_profile(profile)
+        # What the character is judged by: auto, face or any (None: the profile's default).
+        self.subject_mode = _subject_mode(subject or self.profile.subject_mode)
         self.sample_fps = sample_fps
         self.analysis_long_side = analysis_long_side
         # Every frame decoded, every model on every sample: slow, the reference for the
@@ -119,13 +123,15 @@ class Analyzer:
             )
         metrics, stats = self._measure(path, facts, started + self.profile.limits.max_seconds)
         quality = profile.quality
-        flags = [frame_flags(m, quality) for m in metrics]
-        scores = [frame_score(m, quality) for m in metrics]
+        face_share = sum(m.face_h is not None for m in metrics) / len(metrics)
+        target = self._target(face_share)
+        flags = [frame_flags(m, quality, target) for m in metrics]
+        scores = [frame_score(m, quality, target) for m in metrics]
         window = self._window(metrics, scores, facts)
         problems = _ordered(
             name_problems(name, profile)
             + media_problems(facts, profile, window)
-            + frame_problems(metrics, flags, window, profile)
+            + frame_problems(metrics, flags, window, profile, target)
             + likeness_problems(metrics, window, profile)
         )
         span = slice(window.first_sample, window.last_sample + 1) if window else slice(None)
@@ -139,6 +145,9 @@ class Analyzer:
             name=name,
             summary=summarize(metrics[span], scores[span]),
             analysis={
+                "subject_mode": self.subject_mode,
+                "target": target,
+                "face_share": round(face_share, 4),
                 "sample_fps": self.sample_fps,
                 "analysis_long_side": self.analysis_long_side,
                 "frames_decoded": stats.decoded,
@@ -170,6 +179,7 @@ class Analyzer:
             stats=stats,
             skip_unreferenced=not self.thorough,
         )
+        subjects = SubjectFinder() if self.subject_mode != "face" else None
         mesh_every = 1 if self.thorough else _MESH_EVERY
         since_mesh = mesh_every
         for frame in frames:
@@ -183,10 +193,21 @@ class Analyzer:
             wants_pose = bool(faces) and since_mesh >= mesh_every
             landmarks = finder.landmarks(frame.rgb, faces[0]) if wants_pose else None
             since_mesh = 1 if wants_pose else since_mesh + 1
-            metrics.append(measurer.measure(frame, faces, landmarks, estimate_pose=wants_pose))
+            subject = subjects.locate(frame.rgb) if subjects else None
+            metrics.append(
+                measurer.measure(frame, faces, landmarks, subject=subject, estimate_pose=wants_pose)
+            )
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
         return _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S)), stats
+
+    def _target(self, face_share: float) -> str:
+        """What this clip's frames are judged by: its face or its main subject."""
+        if self.subject_mode == "face":
+            return FACE
+        if self.subject_mode == "any":
+            return SUBJECT
+        return FACE if face_share >= self.profile.quality.auto_face_share else SUBJECT
 
     def _face_finder(self) -> FaceFinder:
         if self._finder is None:
@@ -215,14 +236,17 @@ def check(
     analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
     model_dir: str | os.PathLike | None = None,
     thorough: bool = False,
+    subject: str | None = None,
 ) -> Report:
     """Check one clip against a service profile and find its best 2–4 s window.
 
     Returns a :class:`Report` (``verdict`` is ``ready``, ``fixable``, ``rejected`` or
     ``unreadable``). ``thorough=True`` decodes every frame and runs every model on every sample
-    (several times slower; the fast path is tested to pick the same window). Raises
+    (several times slower; the fast path is tested to pick the same window). ``subject`` is
+    what the character is judged by: ``face``, ``any`` (the main subject, whatever it is) or
+    ``auto`` (faces when most samples show one); default: the profile's. Raises
     :class:`~clipprep.errors.ModelError` when the face models cannot be found or fetched, and
-    :class:`~clipprep.errors.UsageError` for an unknown profile.
+    :class:`~clipprep.errors.UsageError` for an unknown profile or subject mode.
     """
     with Analyzer(
         profile=profile,
@@ -230,6 +254,7 @@ def check(
         analysis_long_side=analysis_long_side,
         model_dir=model_dir,
         thorough=thorough,
+        subject=subject,
     ) as analyzer:
         return analyzer.check(path, name=name)
 
@@ -241,6 +266,14 @@ def _samples_in(metrics: list[FrameMetrics], seconds: float) -> int:
     period = float(np.median(np.diff([m.time_s for m in metrics])))
     count = max(1, round(seconds / period)) if period > 0 else 1
     return count if count % 2 else count + 1
+
+
+def _subject_mode(mode: str) -> str:
+    if mode not in SUBJECT_MODES:
+        raise UsageError(
+            f"unknown subject mode {mode!r}", hint=f"choose one of: {', '.join(SUBJECT_MODES)}"
+        )
+    return mode
 
 
 def _smoothed_pose(metrics: list[FrameMetrics], window: int) -> list[FrameMetrics]:

@@ -58,6 +58,23 @@ class Quality:
     # (measured 0.86 for dark -> lit, 0.18 across a real cut, 0.97 between neighbours).
     scene_cut_threshold: float = 30.0
     scene_cut_max_similarity: float = 0.6
+    # Subject mode (characters that are not human faces; see subjects.py). The subject's
+    # contrast is its mean Lab distance from the background's colours (~ΔE): below, nothing
+    # stands out (no_subject). Its size is the geometric mean of its box's width and height
+    # fractions. Measured (subjects.py, 10 fps): the rabbit of bigbuckbunny.mp4 size 0.52–0.57,
+    # contrast 19–22, box overlap with the previous sample 0.87–0.98 once it stands; bikes.mp4
+    # size 0.13–0.41 and overlap 0.34–0.73.
+    subject_contrast_min: float = 8.0
+    subject_size_min: float = 0.15  # below: error subject_too_small
+    subject_size_good: float = 0.25  # below: warning subject_too_small
+    # Share of the frame's saliency outside the subject: above "warn" a warning, above "max" an
+    # error (cluttered). A box that overlaps the previous sample's less than
+    # ``subject_stability_min`` jumps between things: no single subject (cluttered as well).
+    clutter_warn: float = 0.5
+    clutter_max: float = 0.7
+    subject_stability_min: float = 0.5
+    # --subject auto judges faces when a face is found in at least this share of the samples.
+    auto_face_share: float = 0.5
     # Frames scoring below this are "bad" and weigh against any window that holds them.
     bad_frame_score: float = 0.35
     # Windows within this score of the best are "equally good": the longest of them wins.
@@ -96,6 +113,9 @@ class Profile:
     output_crf: int = 18
     output_preset: str = "medium"
     warn_human_likeness: bool = False
+    # What the character is judged by: "face", "any" (the main subject, whatever it is) or
+    # "auto" (faces when most samples show one, the subject otherwise).
+    subject_mode: str = "auto"
     quality: Quality = field(default_factory=Quality)
     limits: Limits = field(default_factory=Limits)
 
@@ -122,6 +142,7 @@ PROFILES: dict[str, Profile] = {
 }
 
 DEFAULT_PROFILE = "sora2-characters"
+SUBJECT_MODES = ("auto", "face", "any")
 
 
 def get_profile(profile: str | Profile | None = None) -> Profile:

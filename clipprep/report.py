@@ -37,6 +37,12 @@ SUMMARY_METRICS = (
     "face_lr_imbalance",
     "backlight_ratio",
     "sharpness",
+    "subject_size",
+    "subject_contrast",
+    "subject_clutter",
+    "subject_stability",
+    "subject_luma",
+    "subject_sharpness",
     "motion",
 )
 
@@ -92,6 +98,9 @@ def summarize(frames: Sequence[FrameMetrics], scores: Sequence[float]) -> dict:
     summary["competing_faces"] = {
         "share": round(sum(m.competing_faces > 0 for m in frames) / count, 4)
     }
+    summary["subject_present"] = {
+        "share": round(sum(m.subject_size is not None for m in frames) / count, 4)
+    }
     summary["frame_score"] = _stats(list(scores))
     return summary
 
@@ -131,9 +140,10 @@ def render(report: Report, console) -> None:
         console.print(f"  {facts}", style="dim")
     if report.best_window:
         w = report.best_window
+        judged = report.analysis.get("target", "face")
         console.print(
             f"  best window: {w.start_s:.2f}–{w.end_s:.2f} s "
-            f"({w.duration_s:.2f} s, score {w.score:.2f})"
+            f"({w.duration_s:.2f} s, score {w.score:.2f}, judged by its {judged})"
         )
     if report.problems:
         table = Table(show_header=False, box=None, padding=(0, 1), expand=False)

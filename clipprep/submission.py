@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import AuthError, ClipprepError, InputError, OutcomeUnknown, ServiceError, UsageError
 from .files import sha256_file
 from .ledger import Ledger, Submission
-from .profiles import get_profile
+from .profiles import Profile, get_profile
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
 from .providers.http import ApiClient, RetryPolicy
 from .verdict import name_problems
@@ -91,7 +91,7 @@ def submit(
     video_url: str | None = None,
     ledger: str | os.PathLike | Ledger | None = None,
     force: bool = False,
-    profile: str | None = None,
+    profile: str | Profile | None = None,
     analyzer=None,
     prepared_dir: str | os.PathLike | None = None,
     timeout: float = 30.0,
@@ -140,7 +140,7 @@ def submit(
             book.close()
 
 
-def _check_name(name: str, profile: str | None) -> None:
+def _check_name(name: str, profile: str | Profile | None) -> None:
     problems = name_problems(name, get_profile(profile))
     if problems:
         raise UsageError(problems[0].message, code="invalid_name", hint=problems[0].hint)

@@ -20,7 +20,7 @@ import numpy as np
 from .metrics import FrameMetrics
 from .probe import Probe
 from .profiles import Profile
-from .windows import ERROR, WARNING, Window
+from .windows import ERROR, FACE, WARNING, Window, lighting_of
 
 READY, FIXABLE, REJECTED, UNREADABLE = "ready", "fixable", "rejected", "unreadable"
 INFO = "info"
@@ -214,8 +214,9 @@ def _span(window: Window) -> str:
     return f"{window.start_s:.2f}–{window.end_s:.2f} s"
 
 
-# Per frame-problem: how to describe the span (a statistic over its frames) and how to fix it.
-_Describe = Callable[[list[FrameMetrics]], str]
+# Per frame-problem: how to describe the span (a statistic over its frames and the target,
+# "face" or "subject") and how to fix it ("{noun}" is the target's name in the hint).
+_Describe = Callable[[list[FrameMetrics], str], str]
 
 
 def _median(values) -> float:
@@ -223,25 +224,55 @@ def _median(values) -> float:
     return float(np.median(kept)) if kept else float("nan")
 
 
+def _lit(ms: list[FrameMetrics], target: str, field: str) -> float:
+    """Median of one lighting value over frames, on the target's box."""
+    return _median(getattr(lighting_of(m, target), field, None) for m in ms)
+
+
 FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
     "no_face": (
-        lambda ms: "no face is visible",
+        lambda ms, t: "no face is visible",
         "film the character's face, clearly visible",
     ),
+    "no_subject": (
+        lambda ms, t: "nothing stands out from the background",
+        "film the character in front of a plain background it stands out from",
+    ),
     "multiple_faces": (
-        lambda ms: "more than one face is visible",
+        lambda ms, t: "more than one face is visible",
         "film one character alone in the frame",
     ),
     "face_too_small": (
-        lambda ms: f"the face is small (median {_median(m.face_h for m in ms):.0%} of the height)",
+        lambda ms, t: (
+            f"the face is small (median {_median(m.face_h for m in ms):.0%} of the height)"
+        ),
         "move closer: the face should fill at least 15% of the frame height",
     ),
+    "subject_too_small": (
+        lambda ms, t: (
+            f"the subject is small (median size {_median(m.subject_size for m in ms):.0%} of "
+            "the frame)"
+        ),
+        "move closer: the character should fill a good part of the frame",
+    ),
     "face_cut_off": (
-        lambda ms: "the face is cut off by the frame edge",
+        lambda ms, t: "the face is cut off by the frame edge",
         "keep the whole head inside the frame",
     ),
+    "subject_cut_off": (
+        lambda ms, t: "the subject is cut off by the frame edge",
+        "keep the whole character inside the frame",
+    ),
+    "cluttered": (
+        lambda ms, t: (
+            "no single subject holds the frame (clutter "
+            f"{_median(m.subject_clutter for m in ms):.2f}, box overlap between samples "
+            f"{_median(m.subject_stability for m in ms):.2f})"
+        ),
+        "film one character alone, against a plain background",
+    ),
     "not_frontal": (
-        lambda ms: (
+        lambda ms, t: (
             "the face is turned away "
             f"(median yaw {_median(abs(m.yaw) for m in ms if m.yaw is not None):.0f}°, "
             f"pitch {_median(abs(m.pitch) for m in ms if m.pitch is not None):.0f}°)"
@@ -249,35 +280,31 @@ FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
         "have the character look toward the camera",
     ),
     "too_dark": (
-        lambda ms: f"the face is dark (median luma {_median(m.face_luma for m in ms):.0f}/255)",
-        "add light on the face",
+        lambda ms, t: f"the {t} is dark (median luma {_lit(ms, t, 'luma'):.0f}/255)",
+        "add light on the {noun}",
     ),
     "overexposed": (
-        lambda ms: (
-            f"the face is overexposed (median luma {_median(m.face_luma for m in ms):.0f}/255)"
-        ),
-        "lower the exposure or the light on the face",
+        lambda ms, t: f"the {t} is overexposed (median luma {_lit(ms, t, 'luma'):.0f}/255)",
+        "lower the exposure or the light on the {noun}",
     ),
     "uneven_lighting": (
-        lambda ms: (
-            "one side of the face is much darker "
-            f"(imbalance {_median(m.face_lr_imbalance for m in ms):.2f})"
+        lambda ms, t: (
+            f"one side of the {t} is much darker (imbalance {_lit(ms, t, 'lr_imbalance'):.2f})"
         ),
-        "light the face evenly from the front",
+        "light the {noun} evenly from the front",
     ),
     "backlit": (
-        lambda ms: (
-            "the face is darker than the background "
-            f"(ratio {_median(m.backlight_ratio for m in ms):.2f})"
+        lambda ms, t: (
+            f"the {t} is darker than the background (ratio {_lit(ms, t, 'backlight_ratio'):.2f})"
         ),
         "turn the character toward the light or add a front light",
     ),
     "blurry": (
-        lambda ms: f"the face is not sharp (sharpness {_median(m.sharpness for m in ms):.0f})",
-        "focus on the face and avoid motion blur",
+        lambda ms, t: f"the {t} is not sharp (sharpness {_lit(ms, t, 'sharpness'):.0f})",
+        "focus on the {noun} and avoid motion blur",
     ),
     "eyes_closed": (
-        lambda ms: "the eyes are closed in part of the clip",
+        lambda ms, t: "the eyes are closed in part of the clip",
         "keep the eyes open and visible",
     ),
 }
@@ -303,8 +330,11 @@ def frame_problems(
     flags: Sequence[dict[str, str]],
     window: Window | None,
     profile: Profile,
+    target: str = FACE,
 ) -> list[Problem]:
-    """Problems in the pictures: judged on the clip as uploaded and on the best window."""
+    """Problems in the pictures: judged on the clip as uploaded and on the best window.
+
+    ``target`` (``face`` or ``subject``) is what the frames were judged by."""
     if not metrics:
         return []
     as_is = [i for i, m in enumerate(metrics) if m.time_s < profile.max_duration_s]
@@ -313,11 +343,12 @@ def frame_problems(
     in_window = _span_severities([flags[i] for i in span], profile)
     found = []
     for code, (describe, hint) in FRAME_PROBLEMS.items():
+        hint = hint.format(noun=target)
         if code in in_window:
-            message = _described(describe, code, metrics, flags, span)
+            message = _described(describe, target, code, metrics, flags, span)
             found.append(Problem(code, in_window[code], message, hint, False))
         elif code in in_upload and window is not None:
-            share = _described(describe, code, metrics, flags, as_is)
+            share = _described(describe, target, code, metrics, flags, as_is)
             message = f"{share} in the first {profile.max_duration_s:g} s"
             fix = f"keep {_span(window)}: `clipprep prepare` cuts it there"
             found.append(Problem(code, in_upload[code], message, fix, True))
@@ -325,11 +356,11 @@ def frame_problems(
     return found
 
 
-def _described(describe: _Describe, code: str, metrics, flags, indices) -> str:
+def _described(describe: _Describe, target: str, code: str, metrics, flags, indices) -> str:
     """The problem described from the frames that show it, with how many of them do."""
     shown = [i for i in indices if code in flags[i]]
     share = len(shown) / max(1, len(indices))
-    return f"{describe([metrics[i] for i in shown])} in {share:.0%} of the frames"
+    return f"{describe([metrics[i] for i in shown], target)} in {share:.0%} of the frames"
 
 
 def _cut_problem(metrics, as_is: list[int], window: Window | None) -> list[Problem]:

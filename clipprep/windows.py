@@ -16,6 +16,7 @@ service more of the character's identity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from .profiles import Quality
 
 ERROR = "error"
 WARNING = "warning"
+# What a clip's character is judged by (see Profile.subject_mode).
+FACE, SUBJECT = "face", "subject"
 
 
 @dataclass(frozen=True)
@@ -62,64 +65,152 @@ def _ramp(value: float, low: float, high: float) -> float:
     return min(1.0, max(0.0, (value - low) / (high - low)))
 
 
-def frame_flags(m: FrameMetrics, q: Quality) -> dict[str, str]:
-    """What is wrong with one frame: problem code -> "error" or "warning"."""
-    if m.face_h is None:
-        return {"no_face": ERROR}
+def frame_flags(m: FrameMetrics, q: Quality, target: str = FACE) -> dict[str, str]:
+    """What is wrong with one frame: problem code -> "error" or "warning".
+
+    ``target`` is what the character is judged by: ``face`` or ``subject``.
+    """
     flags: dict[str, str] = {}
+    if target == SUBJECT:
+        if not has_subject(m, q):
+            return {"no_subject": ERROR}
+        _subject_flags(flags, m, q)
+    else:
+        if m.face_h is None:
+            return {"no_face": ERROR}
+        _face_flags(flags, m, q)
+    light = lighting_of(m, target)
+    _flag(flags, "too_dark", light.luma < q.face_luma_dark, light.luma < q.face_luma_dim)
+    _flag(
+        flags,
+        "overexposed",
+        light.clipped_fraction >= q.overexposed_fraction,
+        light.luma > q.face_luma_bright,
+    )
+    _flag(flags, "uneven_lighting", False, light.lr_imbalance > q.lr_imbalance)
+    _flag(flags, "backlit", False, light.backlight_ratio < q.backlight_ratio)
+    _flag(flags, "blurry", light.sharpness < q.sharpness_blurry, light.sharpness < q.sharpness_soft)
+    return flags
 
-    def flag(code: str, is_error: bool, is_warning: bool = False) -> None:
-        if is_error:
-            flags[code] = ERROR
-        elif is_warning:
-            flags[code] = WARNING
 
-    flag("multiple_faces", m.competing_faces > 0)
-    flag("face_too_small", m.face_h < q.face_height_min, m.face_h < q.face_height_good)
-    flag("face_cut_off", m.face_cut_off)
+def _flag(flags: dict[str, str], code: str, is_error: bool, is_warning: bool = False) -> None:
+    if is_error:
+        flags[code] = ERROR
+    elif is_warning:
+        flags[code] = WARNING
+
+
+def _face_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
+    _flag(flags, "multiple_faces", m.competing_faces > 0)
+    _flag(flags, "face_too_small", m.face_h < q.face_height_min, m.face_h < q.face_height_good)
+    _flag(flags, "face_cut_off", m.face_cut_off)
     yaw, pitch = abs(m.yaw or 0.0), abs(m.pitch or 0.0)
-    flag(
+    _flag(
+        flags,
         "not_frontal",
         yaw > q.yaw_max or pitch > q.pitch_max,
         yaw > q.yaw_warn or pitch > q.pitch_warn,
     )
-    flag("too_dark", m.face_luma < q.face_luma_dark, m.face_luma < q.face_luma_dim)
-    flag(
-        "overexposed",
-        m.face_clipped_fraction >= q.overexposed_fraction,
-        m.face_luma > q.face_luma_bright,
+    closed = m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear
+    _flag(flags, "eyes_closed", False, closed)
+
+
+def _subject_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
+    size = m.subject_size
+    _flag(flags, "subject_too_small", size < q.subject_size_min, size < q.subject_size_good)
+    _flag(flags, "subject_cut_off", m.subject_cut_off)
+    _flag(
+        flags,
+        "cluttered",
+        m.subject_clutter >= q.clutter_max or m.subject_stability < q.subject_stability_min,
+        m.subject_clutter >= q.clutter_warn or m.competing_subjects > 0,
     )
-    flag("uneven_lighting", False, m.face_lr_imbalance > q.lr_imbalance)
-    flag("backlit", False, m.backlight_ratio < q.backlight_ratio)
-    flag("blurry", m.sharpness < q.sharpness_blurry, m.sharpness < q.sharpness_soft)
-    flag("eyes_closed", False, m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear)
-    return flags
 
 
-def frame_score(m: FrameMetrics, q: Quality) -> float:
+def has_subject(m: FrameMetrics, q: Quality) -> bool:
+    """Whether a subject stands out from the background in this frame."""
+    return m.subject_contrast is not None and m.subject_contrast >= q.subject_contrast_min
+
+
+class Lighting(NamedTuple):
+    """Lighting and sharpness on the character (its face or the subject box)."""
+
+    luma: float
+    clipped_fraction: float
+    lr_imbalance: float
+    backlight_ratio: float
+    sharpness: float
+
+
+def lighting_of(m: FrameMetrics, target: str = FACE) -> Lighting | None:
+    """The lighting measured on the target's box (None where there is no box)."""
+    if target == SUBJECT:
+        values = (
+            m.subject_luma,
+            m.subject_clipped_fraction,
+            m.subject_lr_imbalance,
+            m.subject_backlight_ratio,
+            m.subject_sharpness,
+        )
+    else:
+        values = (
+            m.face_luma,
+            m.face_clipped_fraction,
+            m.face_lr_imbalance,
+            m.backlight_ratio,
+            m.sharpness,
+        )
+    return None if values[0] is None else Lighting(*values)
+
+
+def frame_score(m: FrameMetrics, q: Quality, target: str = FACE) -> float:
     """How good one frame is as character footage, 0 (useless) to 1."""
-    if m.face_h is None:
-        return 0.0
-    factors = [
+    if target == SUBJECT:
+        if not has_subject(m, q):
+            return 0.0
+        factors = _subject_factors(m, q)
+    else:
+        if m.face_h is None:
+            return 0.0
+        factors = _face_factors(m, q)
+    return float(np.prod(factors + _lighting_factors(lighting_of(m, target), q)))
+
+
+def _face_factors(m: FrameMetrics, q: Quality) -> list[float]:
+    return [
         0.15 if m.competing_faces else 1.0,
         0.2 + 0.8 * _ramp(m.face_h, q.face_height_min, q.face_height_good),
         0.4 if m.face_cut_off else 1.0,
         0.5 + 0.5 * _ramp(m.face_score or 0.0, 0.5, 0.8),
         1.0 - 0.8 * _ramp(abs(m.yaw or 0.0), q.yaw_warn, q.yaw_max),
         1.0 - 0.8 * _ramp(abs(m.pitch or 0.0), q.pitch_warn, q.pitch_max),
-        0.05 + 0.95 * _ramp(m.face_luma, q.face_luma_dark - 15, q.face_luma_dim),
-        1.0 - 0.7 * _ramp(m.face_luma, q.face_luma_bright, 250),
-        1.0
-        - 0.7
-        * _ramp(
-            m.face_clipped_fraction, 0.5 * q.overexposed_fraction, 1.5 * q.overexposed_fraction
-        ),
-        1.0 - 0.4 * _ramp(m.face_lr_imbalance, q.lr_imbalance, 1.5 * q.lr_imbalance),
-        0.6 + 0.4 * _ramp(m.backlight_ratio, 0.6 * q.backlight_ratio, q.backlight_ratio),
-        0.3 + 0.7 * _ramp(m.sharpness, q.sharpness_blurry, q.sharpness_soft),
         0.7 if m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear else 1.0,
     ]
-    return float(np.prod(factors))
+
+
+def _subject_factors(m: FrameMetrics, q: Quality) -> list[float]:
+    return [
+        0.7 if m.competing_subjects else 1.0,
+        0.2 + 0.8 * _ramp(m.subject_size, q.subject_size_min, q.subject_size_good),
+        0.4 if m.subject_cut_off else 1.0,
+        0.5 + 0.5 * _ramp(m.subject_contrast, q.subject_contrast_min, 2 * q.subject_contrast_min),
+        1.0 - 0.6 * _ramp(m.subject_clutter, q.clutter_warn, q.clutter_max),
+        0.3
+        + 0.7 * _ramp(m.subject_stability, 0.5 * q.subject_stability_min, q.subject_stability_min),
+    ]
+
+
+def _lighting_factors(light: Lighting, q: Quality) -> list[float]:
+    return [
+        0.05 + 0.95 * _ramp(light.luma, q.face_luma_dark - 15, q.face_luma_dim),
+        1.0 - 0.7 * _ramp(light.luma, q.face_luma_bright, 250),
+        1.0
+        - 0.7
+        * _ramp(light.clipped_fraction, 0.5 * q.overexposed_fraction, 1.5 * q.overexposed_fraction),
+        1.0 - 0.4 * _ramp(light.lr_imbalance, q.lr_imbalance, 1.5 * q.lr_imbalance),
+        0.6 + 0.4 * _ramp(light.backlight_ratio, 0.6 * q.backlight_ratio, q.backlight_ratio),
+        0.3 + 0.7 * _ramp(light.sharpness, q.sharpness_blurry, q.sharpness_soft),
+    ]
 
 
 def best_window(

