@@ -226,13 +226,15 @@ def best_window(
     """The best window of ``min_s``..``max_s`` seconds, or None if the clip has none.
 
     ``times`` are the sample times (s), ``scores`` their frame scores, ``cuts[k]`` is True when a
-    scene cut lies between sample k-1 and k. A window of samples i..j covers [t_i, t_j + period).
+    scene cut lies between sample k-1 and k. A window of samples i..j covers [t_i, t_(j+1)): up to
+    the next sample (the last one, a sampling period), so an irregular sampling grid (frames
+    that were not decoded) still measures windows to the frame.
     """
     n = len(times)
     if n == 0:
         return None
     period = float(np.median(np.diff(times))) if n > 1 else clip_duration
-    ends_at = np.minimum(times + period, clip_duration)
+    ends_at = np.minimum(np.append(times[1:], times[-1] + period), clip_duration)
     bad = scores < quality.bad_frame_score
     score_sums = np.concatenate(([0.0], np.cumsum(scores)))
     bad_sums = np.concatenate(([0], np.cumsum(bad)))

@@ -37,6 +37,15 @@ CLIPS = {
         width=1920,
         height=1080,
     ),
+    # The long_good_middle sample: dark, lit, empty. Skipped frames make the sampling grid
+    # irregular; the window must still be exactly 2.00-6.00 s (it was 2.13-6.10 once).
+    "dark_lit_empty": dict(
+        segments=[
+            Segment(2.0, "face", brightness=0.12),
+            Segment(4.5, "face"),
+            Segment(2.5, "empty"),
+        ],
+    ),
     # Real footage: carphone's talker after an empty room, then a small dim face.
     "carphone_between": dict(
         segments=[
