@@ -434,6 +434,7 @@ def summary_row(result: BatchResult) -> dict:
         "window_start": window.get("start"),
         "window_end": window.get("end"),
         "window_score": window.get("score"),
+        "judged_by": (data.get("analysis") or {}).get("target"),
         "errors": " ".join(p["code"] for p in problems if p["severity"] == "error")
         or (data.get("error") or {}).get("code", ""),
         "warnings": " ".join(p["code"] for p in problems if p["severity"] == "warning"),
