@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .boxes import Box, iou
 from .errors import ModelError
 from .models import model_path
 
@@ -81,6 +82,11 @@ class Face:
     def area(self) -> float:
         """Box area as a fraction of the frame."""
         return self.w * self.h
+
+    @property
+    def box(self) -> Box:
+        """(x, y, w, h)."""
+        return self.x, self.y, self.w, self.h
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,7 @@ class FaceFinder:
         if (
             tracked is not None
             and tracked.h < _TRACK_BELOW_HEIGHT
-            and not any(_iou(f, tracked) > _SAME_FACE_IOU for f in faces)
+            and not any(iou(f.box, tracked.box) > _SAME_FACE_IOU for f in faces)
         ):
             zoomed = self._detect_in_region(rgb, _square_around(tracked, _TRACK_ZOOM, rgb))
             faces = _merge(zoomed, faces)
@@ -259,7 +265,7 @@ class FaceFinder:
         """The same face in this frame, from a crop around where it was (None when lost)."""
         region = _square_around(face, _FOLLOW_CROP, rgb)
         found = self._detect_in_region(rgb, region, self._short)
-        overlapping = [f for f in found if _iou(f, face) > _SAME_FACE_IOU]
+        overlapping = [f for f in found if iou(f.box, face.box) > _SAME_FACE_IOU]
         return max(overlapping, key=lambda f: f.score, default=None)
 
     def landmarks(self, rgb: np.ndarray, face: Face) -> FaceLandmarks | None:
@@ -353,19 +359,11 @@ def _tiles() -> list[tuple[float, float, float, float]]:
     ]
 
 
-def _iou(a: Face, b: Face) -> float:
-    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    inter = ix * iy
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _merge(faces: list[Face], more: list[Face]) -> list[Face]:
     """Add ``more`` to ``faces``, keeping the higher-scoring box where two are the same face."""
     merged = list(faces)
     for face in more:
-        same = [i for i, kept in enumerate(merged) if _iou(face, kept) > _SAME_FACE_IOU]
+        same = [i for i, kept in enumerate(merged) if iou(face.box, kept.box) > _SAME_FACE_IOU]
         if not same:
             merged.append(face)
         elif face.score > merged[same[0]].score:

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .boxes import Box, iou
+
 # Work on a small thumbnail: the subject is big by definition, and this runs on every sample.
 _WIDTH = 96
 _BORDER = 0.06  # the border strip, as a fraction of the thumbnail's height
@@ -93,7 +95,7 @@ class SubjectFinder:
         """Forget the previous frames."""
         self._previous_gray: np.ndarray | None = None
         self._motion: np.ndarray | None = None
-        self._previous_box: tuple[float, float, float, float] | None = None
+        self._previous_box: Box | None = None
 
     def locate(self, rgb: np.ndarray) -> Subject | None:
         """The main subject of an upright RGB frame, or None when nothing stands out."""
@@ -111,7 +113,7 @@ class SubjectFinder:
         dimming = min(1.0, max(float(lab[..., 0].mean()), 5.0) / _DIM_LIGHTNESS)
         subject = _main_region(saliency, distance, _MIN_DISTANCE * dimming)
         box = None if subject is None else (subject[0], subject[1], subject[2], subject[3])
-        stability = _box_iou(box, self._previous_box) if box and self._previous_box else 1.0
+        stability = iou(box, self._previous_box) if box and self._previous_box else 1.0
         self._previous_box = box
         if subject is None:
             return None
@@ -209,12 +211,3 @@ def _main_region(saliency: np.ndarray, distance: np.ndarray, min_distance: float
     contrast = float(distance[labels == main].mean())
     clutter = 1.0 - float(mass[main]) / total if total > 0 else 0.0
     return x / width, y / height, w / width, h / height, contrast, clutter, competing
-
-
-def _box_iou(a, b) -> float:
-    """Overlap of two (x, y, w, h) boxes: intersection over union."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0

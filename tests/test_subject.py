@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clipprep.boxes import iou
 from clipprep.frames import iter_frames
 from clipprep.pipeline import Analyzer
 from clipprep.subjects import SubjectFinder
@@ -71,13 +72,6 @@ def subject_analyzer():
         yield shared
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    union = a[2] * a[3] + b[2] * b[3] - ix * iy
-    return ix * iy / union
-
-
 def test_the_subject_is_found_in_frame_cut_off_and_in_the_dark(tmp_path):
     """Against the known box: in frame, cut off by the edge, in the dark; nothing on the wall."""
     path = _object_clip(tmp_path / "cat.mp4")
@@ -99,7 +93,7 @@ def test_the_subject_is_found_in_frame_cut_off_and_in_the_dark(tmp_path):
             overlaps[start].append(0.0 if subject is None else 1.0)
         else:
             found = (subject.x, subject.y, subject.w, subject.h) if subject else (0, 0, 0, 0)
-            overlaps[start].append(_iou(found, box) if subject else 0.0)
+            overlaps[start].append(iou(found, box) if subject else 0.0)
     assert np.mean(overlaps[0.0]) == 0.0  # an empty wall: nothing stands out
     assert np.median(overlaps[1.5]) >= 0.5
     assert np.median(overlaps[4.5]) >= 0.5  # cut off by the edge, still found
