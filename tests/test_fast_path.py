@@ -1,8 +1,9 @@
 """The shortcuts that make analysis fast pick what a thorough every-frame analysis picks.
 
-The fast path skips frames no other frame refers to, follows the face with the short-range model
-between full scans, backs off the tile search, runs the face mesh on every other sample and
-converts frames with OpenCV. The reference decodes every frame, samples every frame and runs
+The fast path skips frames no other frame refers to, detects faces on every other sample and
+interpolates the steady ones between, follows the face with the short-range model between full
+scans, backs off the tile search, runs the face mesh on every other sample and converts frames
+with OpenCV. The reference decodes every frame, samples every frame and runs
 every model on every sample (``thorough=True``, ``sample_fps`` = the clip's rate).
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clipprep.boxes import iou
+from clipprep.faces import FaceFinder, faces_along
 from clipprep.frames import DecodeStats, iter_frames
 from clipprep.pipeline import Analyzer
 from clipprep.synth import Segment, build_clip
@@ -70,6 +73,39 @@ def test_fast_window_is_the_every_frame_window(name, tmp_path, analyzer, every_f
     assert fast.best_window.end_s == pytest.approx(reference.best_window.end_s, abs=_PERIOD)
     errors = {p.code for p in reference.problems if p.severity == "error"}
     assert {p.code for p in fast.problems if p.severity == "error"} == errors
+
+
+def _faces_per_sample(path, stride: int) -> dict[float, tuple[list, bool]]:
+    with FaceFinder(landmarks=False) as finder:
+        return {
+            frame.time_s: (faces, detected)
+            for frame, faces, detected in faces_along(iter_frames(path), finder, stride=stride)
+        }
+
+
+def test_faces_between_detections_are_interpolated_only_when_steady(tmp_path):
+    # An empty room, then a face that moves across the frame in one jump.
+    path = build_clip(
+        tmp_path / "appears_jumps.mp4",
+        [
+            Segment(1.05, "empty"),
+            Segment(1.0, "face", face_height=0.3, center=(0.3, 0.45)),
+            Segment(1.0, "face", face_height=0.3, center=(0.7, 0.45)),
+        ],
+    )
+    every = _faces_per_sample(path, stride=1)
+    strided = _faces_per_sample(path, stride=2)
+    assert list(strided) == list(every)
+    interpolated = [t for t, (_, detected) in strided.items() if not detected]
+    assert len(interpolated) >= 0.3 * len(strided)  # steady stretches skip the detector
+    for time_s in interpolated:  # and what they guess is what the detector sees there
+        guessed, seen = strided[time_s][0], every[time_s][0]
+        assert len(guessed) == len(seen)
+        assert not seen or iou(guessed[0].box, seen[0].box) > 0.7
+    # The samples next to the face's arrival and its jump were detected, not guessed.
+    arrival = next(t for t, (faces, _) in every.items() if t > 1 and faces)
+    for moment in (arrival, 2.05):
+        assert not [t for t in interpolated if abs(t - moment) < 0.1]
 
 
 def _sample_times(path, **kwargs) -> tuple[np.ndarray, DecodeStats]:
