@@ -230,22 +230,33 @@ class FaceFinder:
     def reset(self) -> None:
         """Forget the face being followed (call between clips)."""
         self._tracked: Face | None = None
+        self.scanned = False  # whether the last detect() searched the whole frame
         self._others: list[Face] = []  # other faces the last scan saw
         self._since_scan = 0
         self._empty_scans = 0
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """All faces in an upright RGB frame, most prominent first."""
+        """All faces in an upright RGB frame, most prominent first (:attr:`scanned` says
+        whether the whole frame was searched or only the main face followed)."""
+        self.scanned = False
         if self._tracked is not None and self._since_scan < self._scan_every:
             main = self._follow(rgb, self._tracked)
             if main is not None:
                 self._since_scan += 1
                 self._tracked = main
                 return [main, *self._others]
+        self.scanned = True
         faces = self._scan(rgb)
         self._since_scan = 1
         self._tracked = faces[0] if faces else None
         self._others = faces[1:]
+        return faces
+
+    def scan(self, rgb: np.ndarray) -> list[Face]:
+        """Every face in the whole frame, without changing which face is followed."""
+        empty_scans = self._empty_scans
+        faces = self._scan(rgb)
+        self._empty_scans = empty_scans
         return faces
 
     def _scan(self, rgb: np.ndarray) -> list[Face]:
@@ -313,30 +324,66 @@ class FaceFinder:
         return [_from_region(f, region) for f in found]
 
 
-def faces_along(
-    frames: Iterable, finder: FaceFinder, *, stride: int
-) -> Iterator[tuple[object, list[Face], bool]]:
-    """``(frame, faces, detected)`` for each frame (anything with ``.rgb``), in order.
+@dataclass
+class FaceSample:
+    """One frame's faces as :func:`faces_along` found them."""
+
+    frame: object  # anything with an ``rgb`` array (frames.Frame)
+    faces: list[Face]
+    detected: bool  # False: the main face was interpolated between two detections
+    scanned: bool = False  # the whole frame was searched (not just the main face followed)
+
+
+def faces_along(frames: Iterable, finder: FaceFinder, *, stride: int) -> Iterator[FaceSample]:
+    """The faces of each frame (anything with ``.rgb``), in order.
 
     The detector runs on every ``stride``-th frame. Where the faces on both sides of the frames
     between agree (as many faces, the main one moved little), those frames get the main face
     interpolated between the two (``detected`` False); otherwise they are detected as well, so
-    a face coming, going or jumping is placed to the sample. Holds ``stride - 1`` frames back.
+    a face coming, going or jumping is placed to the sample.
+
+    Faces other than the followed one are only seen by whole-frame scans. When a scan counts a
+    different number of faces than the scan before it, every frame since that one is scanned
+    too, so a second person walking in is placed to the sample, not up to a scan interval late.
+    Holds the frames since the last scan back (a few at most).
     """
+    held: list[FaceSample] = []
+    counted: int | None = None  # faces the last scan saw
+    for sample in _strided(frames, finder, stride):
+        held.append(sample)
+        if not sample.scanned:
+            continue
+        if counted is not None and len(sample.faces) != counted:
+            for earlier in held[:-1]:
+                earlier.faces = finder.scan(earlier.frame.rgb)
+                earlier.detected = earlier.scanned = True
+        counted = len(sample.faces)
+        yield from held
+        held = []
+    yield from held
+
+
+def _strided(frames: Iterable, finder: FaceFinder, stride: int) -> Iterator[FaceSample]:
+    """Detect on every ``stride``-th frame; interpolate or detect the frames between."""
     before: list[Face] | None = None
     waiting: list = []
     for frame in frames:
         if before is not None and len(waiting) < stride - 1:
             waiting.append(frame)
             continue
-        after = finder.detect(frame.rgb)
+        key = _detected(frame, finder)
         if before is not None:
-            yield from _between(before, after, waiting, finder)
+            yield from _between(before, key.faces, waiting, finder)
         waiting = []
-        yield frame, after, True
-        before = after
+        yield key
+        before = key.faces
     for frame in waiting:  # the clip ended before their next detection
-        yield frame, finder.detect(frame.rgb), True
+        yield _detected(frame, finder)
+
+
+def _detected(frame, finder: FaceFinder) -> FaceSample:
+    faces = finder.detect(frame.rgb)
+    return FaceSample(frame, faces, detected=True, scanned=finder.scanned)
 
 
 def _between(before: list[Face], after: list[Face], frames: list, finder: FaceFinder):
@@ -345,12 +392,13 @@ def _between(before: list[Face], after: list[Face], frames: list, finder: FaceFi
     )
     for step, frame in enumerate(frames, start=1):
         if not steady:
-            yield frame, finder.detect(frame.rgb), True
+            yield _detected(frame, finder)
         elif not before:
-            yield frame, [], False
+            yield FaceSample(frame, [], detected=False)
         else:
             share = step / (len(frames) + 1)
-            yield frame, [_interpolated(before[0], after[0], share), *before[1:]], False
+            main = _interpolated(before[0], after[0], share)
+            yield FaceSample(frame, [main, *before[1:]], detected=False)
 
 
 def _interpolated(a: Face, b: Face, share: float) -> Face:

@@ -206,8 +206,9 @@ class Analyzer:
         since_mesh = mesh_every
         stride = 1 if self.thorough else _DETECT_EVERY
         metrics = []
-        for frame, faces, detected in faces_along(frames, finder, stride=stride):
-            wants_pose = bool(faces) and detected and since_mesh >= mesh_every
+        for sample in faces_along(frames, finder, stride=stride):
+            frame, faces = sample.frame, sample.faces
+            wants_pose = bool(faces) and sample.detected and since_mesh >= mesh_every
             landmarks = finder.landmarks(frame.rgb, faces[0]) if wants_pose else None
             since_mesh = 1 if wants_pose else since_mesh + 1
             subject = subjects.locate(frame.rgb, face_in_view=bool(faces))

@@ -49,6 +49,18 @@ CLIPS = {
             Segment(2.5, "empty"),
         ],
     ),
+    # A second person walks in beside a steady first one, between two whole-frame scans: the
+    # window must end where they arrive (it ended 0.2-0.4 s later before every frame since the
+    # last scan was rescanned on a change of face count).
+    "second_face_walks_in": dict(
+        segments=[
+            Segment(3.15, "face", center=(0.28, 0.45), face_height=0.3),
+            Segment(1.5, "two_faces", face_height=0.3),
+            Segment(3.0, "face", center=(0.28, 0.45), face_height=0.3),
+        ],
+        width=1920,
+        height=1080,
+    ),
     # Real footage: carphone's talker after an empty room, then a small dim face.
     "carphone_between": dict(
         segments=[
@@ -78,8 +90,8 @@ def test_fast_window_is_the_every_frame_window(name, tmp_path, analyzer, every_f
 def _faces_per_sample(path, stride: int) -> dict[float, tuple[list, bool]]:
     with FaceFinder(landmarks=False) as finder:
         return {
-            frame.time_s: (faces, detected)
-            for frame, faces, detected in faces_along(iter_frames(path), finder, stride=stride)
+            sample.frame.time_s: (sample.faces, sample.detected)
+            for sample in faces_along(iter_frames(path), finder, stride=stride)
         }
 
 
