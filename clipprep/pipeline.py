@@ -193,14 +193,16 @@ class Analyzer:
         )
         measurer = FrameMeasurer((facts.video.width, facts.video.height), self.profile.quality)
         with _opencv_threads(spare_cores()):
-            metrics = self._measure_frames(_until(deadline, frames, path, self.profile), measurer)
+            frames = _until(deadline, frames, path, self.profile)
+            metrics = self._measure_frames(frames, finder, measurer)
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
         return _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S)), stats
 
-    def _measure_frames(self, frames, measurer: FrameMeasurer) -> list[FrameMetrics]:
+    def _measure_frames(
+        self, frames, finder: FaceFinder, measurer: FrameMeasurer
+    ) -> list[FrameMetrics]:
         """Faces, landmarks, subject and metrics of each frame, in order."""
-        finder = self._face_finder()
         subjects = _Subjects(self.subject_mode, self.thorough)
         mesh_every = 1 if self.thorough else _MESH_EVERY
         since_mesh = mesh_every
