@@ -201,9 +201,13 @@ class FaceFinder:
             with _native_stderr_silenced():
                 self._full = detector("face_detection_full_range_sparse")
                 self._short = detector("face_detection_short_range")
-                # The runtime logs a one-time warning on the first inference: spend it here.
+                # The runtime logs one-time warnings on stderr, one of them on the first input
+                # tensor that happens to be misaligned in memory: spend them here, on inputs of
+                # a few sizes. (With one 64 px input, a 30 s check printed it on the user's
+                # terminal in 3 of 34 runs under MALLOC_MMAP_THRESHOLD_=1e9; with four, 0 of 54.)
                 for model in (self._full, self._short):
-                    self._detect(model, np.zeros((64, 64, 3), np.uint8))
+                    for side in (64, 96, 160, 256):
+                        self._detect(model, np.zeros((side, side, 3), np.uint8))
             self._mesh = _load_mesh(mesh_path) if mesh_path else None
         except (RuntimeError, ValueError) as exc:
             self.close()
