@@ -192,13 +192,20 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
 
 def _analyse(path: str, settings: Settings) -> dict:
     report = _worker_analyzer.check(path)
+    data = report_entry(report)
+    if settings.prepare_dir and "thumbnails" in data and report.verdict in ("fixable", "ready"):
+        data["prepared"] = _prepare_into(path, settings.prepare_dir)
+    return data
+
+
+def report_entry(report) -> dict:
+    """A report as a batch result keeps it (and the HTML page shows it): its JSON with every
+    frame, plus thumbnails of the best window when the file has a picture."""
     data = report.to_dict(include_frames=True)
     if report.probe is not None and report.probe.video is not None:
         window = report.best_window
         span = (window.start_s, window.end_s) if window else (0.0, report.probe.duration_s)
-        data["thumbnails"] = thumbnails(path, *span)
-        if settings.prepare_dir and report.verdict in ("fixable", "ready"):
-            data["prepared"] = _prepare_into(path, settings.prepare_dir)
+        data["thumbnails"] = thumbnails(report.path, *span)
     return data
 
 

@@ -164,6 +164,12 @@ def main() -> None:
     help="Decode every frame and run every model on every sample (slower; the reference the "
     "fast path is tested against).",
 )
+@click.option(
+    "--html",
+    "html_page",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Also write an offline HTML page of the clips (video, timeline, problems).",
+)
 @_model_dir_option
 @_time_limit_option
 @_debug_option
@@ -177,6 +183,7 @@ def check(
     sample_fps,
     analysis_size,
     thorough,
+    html_page,
     model_dir,
     time_limit,
     debug,
@@ -191,6 +198,9 @@ def check(
 
         worst = EXIT_READY
         console = _console()
+        entries = []
+        if html_page and not Path(html_page).resolve().parent.is_dir():
+            raise UsageError(f"no folder for the page {html_page}", hint="create the folder first")
         with Analyzer(
             profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
             sample_fps=sample_fps,
@@ -207,7 +217,13 @@ def check(
                     from .report import render
 
                     render(report, console)
+                if html_page:
+                    from .batch import report_entry
+
+                    entries.append(report_entry(report))
                 worst = max(worst, VERDICT_EXIT[report.verdict])
+        if html_page:
+            _write_page(entries, Path(html_page), "clipprep check report")
         return worst
 
     sys.exit(_run(debug, action))
@@ -597,7 +613,6 @@ def _write_summaries(results, out: Path) -> None:
 
     from .batch import summary_row
     from .files import write_text_atomic
-    from .html import render_html
 
     buffer = io.StringIO()
     rows = [summary_row(r) for r in results]
@@ -606,7 +621,15 @@ def _write_summaries(results, out: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     write_text_atomic(out / "summary.csv", buffer.getvalue())
-    write_text_atomic(out / "report.html", render_html([r.data for r in results]))
+    _write_page([r.data for r in results], out / "report.html", "clipprep batch report")
+
+
+def _write_page(entries: list[dict], page: Path, title: str) -> None:
+    """The HTML report, written atomically (its video links are relative to where it lies)."""
+    from .files import write_text_atomic
+    from .html import render_html
+
+    write_text_atomic(page, render_html(entries, title=title, page=page))
 
 
 def _submit_batch(results, names, provider, api_base, ledger, profile, model_dir) -> None:
