@@ -234,19 +234,20 @@ class Browser:
     def click(self, x: float, y: float) -> None:
         """A real mouse click at viewport coordinates."""
         for kind in ("mousePressed", "mouseReleased"):
-            self.call(
-                "Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1
-            )
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
     def key(self, key: str, code: str, key_code: int) -> None:
-        """A real key press (to the focused element)."""
-        for kind in ("rawKeyDown", "keyUp"):
+        """A real key press (to the focused element; Enter also types its character, which is
+        what activates a button)."""
+        text = {"Enter": "\r"}.get(key)
+        down = {"type": "keyDown", "text": text} if text else {"type": "rawKeyDown"}
+        for event in (down, {"type": "keyUp"}):
             self.call(
                 "Input.dispatchKeyEvent",
-                type=kind,
                 key=key,
                 code=code,
                 windowsVirtualKeyCode=key_code,
+                **event,
             )
 
     def screenshot(self, path: Path) -> None:
