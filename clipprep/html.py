@@ -739,8 +739,10 @@ def _seconds(t: float) -> str:
 
 def _legend(entry: dict, target: str, has_cuts: bool) -> str:
     poor = _is_poor(entry)
-    items = [
-        ("sw-win" + (" poor" if poor else ""), "least bad window" if poor else "best window"),
+    items = [("sw-win" + (" poor" if poor else ""), "least bad window" if poor else "best window")]
+    if not entry.get("best_window"):
+        items = []
+    items += [
         ("sw-val", "measured value"),
         ("sw-thr", "threshold"),
         ("sw-warn", "warning zone"),
@@ -748,7 +750,7 @@ def _legend(entry: dict, target: str, has_cuts: bool) -> str:
         ("sw-none", f"no {target} found"),
     ]
     if has_cuts:
-        items.insert(1, ("sw-cut", "scene cut"))
+        items.insert(0, ("sw-cut", "scene cut"))
     if target == "face" and any(f.get("competing_faces") for f in entry.get("frames") or []):
         items.append(("sw-flag", "another face"))
     return (

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -246,6 +247,7 @@ def test_page_fits_loads_and_fetches_nothing_at_desktop_and_phone_widths(
     assert any(url.endswith(".mp4") for url in requested)
     assert all(url.startswith(("file:", "data:")) for url in requested), requested
     shot = tmp_path / f"report-{width}.png"
+    time.sleep(2)  # for the picture only: the players' loading spinners fade out
     browser.screenshot(shot)
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[1] == width and image.std() > 20
