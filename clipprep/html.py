@@ -453,7 +453,6 @@ def _with_code(text: str) -> str:
 
 def _lanes(target: str, q: Quality, frames: list[dict]) -> list[_Lane]:
     """What decides the verdict for this target, with the profile's thresholds."""
-    sharp_top = max([100.0] + [f.get("sharpness") or 0 for f in frames])
     score = _Lane(
         "frame score",
         f"bad below {q.bad_frame_score:g}",
@@ -462,89 +461,45 @@ def _lanes(target: str, q: Quality, frames: list[dict]) -> list[_Lane]:
         error_below=q.bad_frame_score,
     )
     if target == "subject":
-        sharp_top = max([100.0] + [f.get("subject_sharpness") or 0 for f in frames])
+        size = _Lane(
+            "subject size",
+            f"min {q.subject_size_min:.0%} · good {q.subject_size_good:.0%}",
+            "subject_size",
+            1.0,
+            error_below=q.subject_size_min,
+            warn_below=q.subject_size_good,
+        )
+        clutter = _Lane(
+            "clutter",
+            f"warn {q.clutter_warn:g} · max {q.clutter_max:g}",
+            "subject_clutter",
+            1.0,
+            warn_above=q.clutter_warn,
+            error_above=q.clutter_max,
+        )
         return [
             score,
-            _Lane(
-                "subject size",
-                f"min {q.subject_size_min:.0%} · good {q.subject_size_good:.0%}",
-                "subject_size",
-                1.0,
-                error_below=q.subject_size_min,
-                warn_below=q.subject_size_good,
-            ),
-            _Lane(
-                "clutter",
-                f"warn {q.clutter_warn:g} · max {q.clutter_max:g}",
-                "subject_clutter",
-                1.0,
-                warn_above=q.clutter_warn,
-                error_above=q.clutter_max,
-            ),
-            _Lane(
-                "subject light",
-                _light_note(q),
-                "subject_luma",
-                255.0,
-                error_below=q.face_luma_dark,
-                warn_below=q.face_luma_dim,
-                warn_above=q.face_luma_bright,
-            ),
-            _Lane(
-                "sharpness",
-                f"blurry {q.sharpness_blurry:g} · soft {q.sharpness_soft:g}",
-                "subject_sharpness",
-                sharp_top,
-                error_below=q.sharpness_blurry,
-                warn_below=q.sharpness_soft,
-            ),
+            size,
+            clutter,
+            _light_lane("subject light", "subject_luma", q),
+            _sharpness_lane("subject_sharpness", q, frames),
         ]
     face_top = min(1.0, max([0.4] + [(f.get("face_h") or 0) * 1.15 for f in frames]))
+    size = _Lane(
+        "face height",
+        f"min {q.face_height_min:.0%} · good {q.face_height_good:.0%}",
+        "face_h",
+        face_top,
+        error_below=q.face_height_min,
+        warn_below=q.face_height_good,
+    )
     lanes = [
         score,
-        _Lane(
-            "face height",
-            f"min {q.face_height_min:.0%} · good {q.face_height_good:.0%}",
-            "face_h",
-            face_top,
-            error_below=q.face_height_min,
-            warn_below=q.face_height_good,
-        ),
-        _Lane(
-            "head turn",
-            f"|yaw| warn {q.yaw_warn:g}° · max {q.yaw_max:g}°",
-            "yaw",
-            max(60.0, q.yaw_max * 1.5),
-            warn_above=q.yaw_warn,
-            error_above=q.yaw_max,
-            absolute=True,
-        ),
-        _Lane(
-            "head tilt",
-            f"|pitch| warn {q.pitch_warn:g}° · max {q.pitch_max:g}°",
-            "pitch",
-            max(60.0, q.pitch_max * 1.5),
-            warn_above=q.pitch_warn,
-            error_above=q.pitch_max,
-            absolute=True,
-        ),
-        _Lane(
-            "face light",
-            _light_note(q),
-            "face_luma",
-            255.0,
-            error_below=q.face_luma_dark,
-            warn_below=q.face_luma_dim,
-            warn_above=q.face_luma_bright,
-        ),
-        _Lane(
-            "sharpness",
-            f"blurry {q.sharpness_blurry:g} · soft {q.sharpness_soft:g}",
-            "sharpness",
-            sharp_top,
-            error_below=q.sharpness_blurry,
-            warn_below=q.sharpness_soft,
-        ),
+        size,
+        _angle_lane("head turn", "yaw", q.yaw_warn, q.yaw_max),
+        _angle_lane("head tilt", "pitch", q.pitch_warn, q.pitch_max),
+        _light_lane("face light", "face_luma", q),
+        _sharpness_lane("sharpness", q, frames),
     ]
     if any(f.get("competing_faces") for f in frames):
         lanes.insert(
@@ -553,8 +508,32 @@ def _lanes(target: str, q: Quality, frames: list[dict]) -> list[_Lane]:
     return lanes
 
 
-def _light_note(q: Quality) -> str:
-    return f"dark {q.face_luma_dark:g} · dim {q.face_luma_dim:g} · bright {q.face_luma_bright:g}"
+def _angle_lane(label: str, name: str, warn: float, most: float) -> _Lane:
+    """A head angle: either side is as bad, so its size is drawn."""
+    note = f"|{name}| warn {warn:g}° · max {most:g}°"
+    top = max(60.0, most * 1.5)
+    return _Lane(label, note, name, top, warn_above=warn, error_above=most, absolute=True)
+
+
+def _light_lane(label: str, name: str, q: Quality) -> _Lane:
+    note = f"dark {q.face_luma_dark:g} · dim {q.face_luma_dim:g} · bright {q.face_luma_bright:g}"
+    return _Lane(
+        label,
+        note,
+        name,
+        255.0,
+        error_below=q.face_luma_dark,
+        warn_below=q.face_luma_dim,
+        warn_above=q.face_luma_bright,
+    )
+
+
+def _sharpness_lane(name: str, q: Quality, frames: list[dict]) -> _Lane:
+    top = max([100.0] + [f.get(name) or 0 for f in frames])
+    note = f"blurry {q.sharpness_blurry:g} · soft {q.sharpness_soft:g}"
+    return _Lane(
+        "sharpness", note, name, top, error_below=q.sharpness_blurry, warn_below=q.sharpness_soft
+    )
 
 
 def _timeline(entry: dict, q: Quality) -> str:
