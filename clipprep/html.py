@@ -153,6 +153,8 @@ document.querySelectorAll('article.clip').forEach(function(clip){
   if(!video) return;
   const head=tl&&tl.querySelector('.head'), marks=tl&&tl.querySelector('.marks');
   const span=tl?+tl.dataset.duration:0;
+  const poster=clip.querySelector('img[data-poster]');
+  if(poster) video.poster=poster.src;
   let stopAt=null;
   function seek(t){
     const end=isFinite(video.duration)&&video.duration>0?video.duration:span;
@@ -356,12 +358,9 @@ def _clip_url(path: str, folder: Path | None) -> str:
 
 
 def _player(entry: dict, folder: Path | None) -> str:
-    """The clip in a ``<video>``, its best thumbnail as poster, and a play-the-window button."""
-    thumbs = _thumbnails(entry)
-    poster = ""
-    if thumbs:
-        best = max(thumbs, key=lambda item: (item[2], -abs(item[0] - thumbs[len(thumbs) // 2][0])))
-        poster = f" poster='{escape(best[1])}'"
+    """The clip in a ``<video>`` and a play-the-window button. Its poster, the best thumbnail,
+    is set by the page's script from the strip's ``data-poster`` image: the same data URI twice
+    would make the page a quarter heavier."""
     window = entry.get("best_window")
     button = ""
     if window:
@@ -372,7 +371,7 @@ def _player(entry: dict, folder: Path | None) -> str:
         )
     src = escape(_clip_url(str(entry["path"]), folder))
     return (
-        f"<div class='player'><video controls preload='metadata' playsinline{poster} src='{src}'>"
+        f"<div class='player'><video controls preload='metadata' playsinline src='{src}'>"
         "</video><p>"
         f"{button} <span class='novideo' hidden>this browser cannot play the clip here (moved, or "
         "a format it does not decode)</span></p></div>"
@@ -400,6 +399,12 @@ def _thumbnails(entry: dict) -> list[tuple[float, str, float]]:
     return found
 
 
+def _best_thumbnail(thumbs: list[tuple[float, str, float]]) -> int:
+    """The index of the thumbnail nearest the best-scoring sample (the middlemost on a tie)."""
+    middle = (len(thumbs) - 1) / 2
+    return max(range(len(thumbs)), key=lambda i: (thumbs[i][2], -abs(i - middle)))
+
+
 def _window_line(entry: dict) -> str:
     window = entry.get("best_window")
     if not window:
@@ -420,17 +425,22 @@ def _is_poor(entry: dict) -> bool:
 
 
 def _strip(entry: dict, playable: bool) -> str:
+    """The window's thumbnails; with a video, each one a button that shows its moment."""
     thumbs = _thumbnails(entry)
     if not thumbs:
         return ""
-    images = "".join(
-        f"<button type='button' class='needs-video' data-seek='{t}' title='show {t:.2f} s'>"
-        f"<img src='{escape(uri)}' alt='frame at {t:.2f} s' onerror='broken()'></button>"
-        if playable
-        else f"<img src='{escape(uri)}' alt='frame at {t:.2f} s' onerror='broken()'>"
-        for t, uri, _ in thumbs
-    )
-    return f"<div class='strip'>{images}</div>"
+    best = _best_thumbnail(thumbs)
+    images = []
+    for i, (t, uri, _) in enumerate(thumbs):
+        poster = " data-poster" if i == best else ""
+        image = f"<img src='{escape(uri)}' alt='frame at {t:.2f} s'{poster} onerror='broken()'>"
+        if playable:
+            image = (
+                f"<button type='button' class='needs-video' data-seek='{t}' "
+                f"title='show {t:.2f} s'>{image}</button>"
+            )
+        images.append(image)
+    return f"<div class='strip'>{''.join(images)}</div>"
 
 
 def _problems(entry: dict) -> str:

@@ -91,7 +91,7 @@ def test_page_is_escaped_and_self_contained():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "take &lt;1&gt; &amp; co.mp4" in page
     assert "http://" not in page and "https://" not in page
-    assert page.count("<img ") == 8
+    assert page.count("<img ") == 8 and page.count(" data-poster ") == 2
     assert "3 clips" in page
     assert "name='viewport' content='width=device-width" in page
     assert "@media print" in page
@@ -213,6 +213,7 @@ def clip_state(browser: Browser) -> dict:
         scroll: document.scrollingElement.scrollWidth, width: innerWidth,
         images: [...document.images].map(i => i.complete && i.naturalWidth > 0),
         videos: [...document.querySelectorAll('video')].map(v => v.readyState),
+        posters: [...document.querySelectorAll('video')].map(v => v.poster.slice(0, 11)),
         resources: performance.getEntriesByType('resource').map(r => r.name),
         })"""
     )
@@ -243,6 +244,7 @@ def test_page_fits_loads_and_fetches_nothing_at_desktop_and_phone_widths(
     assert state["scroll"] <= state["width"]  # no sideways scrolling
     assert len(state["images"]) == 12 and all(state["images"])  # 4 thumbnails per clip
     assert len(state["videos"]) == 3 and all(r >= 1 for r in state["videos"])
+    assert state["posters"] == ["data:image/"] * 3
     requested = [*browser.requests, *state["resources"]]
     assert any(url.endswith(".mp4") for url in requested)
     assert all(url.startswith(("file:", "data:")) for url in requested), requested
