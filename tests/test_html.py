@@ -256,6 +256,15 @@ def test_page_fits_loads_and_fetches_nothing_at_desktop_and_phone_widths(
     save(shot, shot.name)
 
 
+def test_no_sideways_scrolling_from_phone_to_wide_desktop(browser, batch_page):
+    """Every layout step (the phone rules below 600 px, two columns from 820 px) fits."""
+    for width in (390, 480, 600, 601, 700, 819, 820, 1024, 1600):
+        browser.open(batch_page.as_uri(), width, 900, mobile=width < 600)
+        state = clip_state(browser)
+        assert state["width"] == width
+        assert state["scroll"] <= width, width
+
+
 def timeline_box(browser: Browser, index: int) -> dict:
     """Bring clip ``index``'s timeline into view; its plot area's box in the viewport."""
     return browser.evaluate(
