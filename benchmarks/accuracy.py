@@ -372,7 +372,7 @@ def window_table(clips: dict[str, Path]) -> None:
     import clipprep
 
     print("\nbest window on real clips: clipprep vs a person looking at the frames")
-    print(f"{'clip':<22} {'verdict':<9} {'clipprep':>12} {'person':>12}  overlap  why the person")
+    print(f"{'clip':<22} {'verdict':<9} {'clipprep':>12} {'person':>12}  inside  why the person")
     agreed = 0
     with clipprep.Analyzer() as analyzer:
         for name, (start, end, why) in _PERSON_WINDOWS.items():
@@ -381,18 +381,19 @@ def window_table(clips: dict[str, Path]) -> None:
             report = analyzer.check(clips[name])
             window = report.best_window
             if window is None:
-                got, overlap = "none", 0.0
+                got, inside = "none", 0.0
             else:
                 got = f"{window.start_s:.1f}–{window.end_s:.1f}"
-                inter = max(0.0, min(end, window.end_s) - max(start, window.start_s))
-                union = max(end, window.end_s) - min(start, window.start_s)
-                overlap = inter / union if start < end else 0.0
+                shared = max(0.0, min(end, window.end_s) - max(start, window.start_s))
+                inside = shared / window.duration_s if window.duration_s > 0 else 0.0
             person = f"{start:.1f}–{end:.1f}" if start < end else "none"
-            # Agreement: mostly the same span, or nothing worth keeping and the clip rejected.
-            agreed += overlap >= 0.5 or (start == end and report.verdict == "rejected")
-            print(f"{name:<22} {report.verdict:<9} {got:>12} {person:>12}  {overlap:>6.2f}  {why}")
+            # Agreement: clipprep's window holds (almost) nothing the person left out, or there
+            # is nothing worth keeping and the clip is rejected.
+            agreed += inside >= 0.8 or (start == end and report.verdict == "rejected")
+            print(f"{name:<22} {report.verdict:<9} {got:>12} {person:>12}  {inside:>6.2f}  {why}")
     print(
-        f"agreeing with the person (overlap ≥ 0.5, or rejected where nothing is worth it): "
+        f"agreeing with the person (≥ 80 % of the window inside the person's span, or "
+        f"rejected where nothing is worth keeping): "
         f"{agreed}/{sum(name in clips for name in _PERSON_WINDOWS)}"
     )
 

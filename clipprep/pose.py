@@ -15,11 +15,13 @@ same mesh points into it: a least-squares rigid fit (SVD, Kabsch/Umeyama) over 3
 move little with expression (eye corners, brows, nose, forehead, chin, jaw, mouth corners). The
 reference is the mesh model's own output on a real scanned head (``james.obj`` in menpo3d 0.8.6)
 rendered at known poses, de-rotated and averaged over it and its mirror image, in a frame made
-frontal by fitting the scan's 68 landmarks to a published generic 68-point face. On renders of
-that head at other poses (``benchmarks/accuracy.py``) this took the mean error from 3.9° yaw,
-7.7° pitch, 2.8° roll (the former eye-line × mouth-axis construction, which read a level face
-about 5° up) to 3.8°, 2.9°, 1.9°; the remaining error is the mesh model's own, at ±45–60° yaw
-looking down.
+frontal by fitting the scan's 68 landmarks to a published generic 68-point face. MediaPipe's own
+canonical face model, fitted the same way, reads yaw −0.2°, pitch +1.5°, roll 0.1° in this frame
+(the former eye-line × mouth-axis construction read it +6.7° up). ``benchmarks/accuracy.py``
+checks renders of that head at poses not used to build the reference: mean error 2.6° yaw,
+9.5° pitch, 3.8° roll before, about 2° each now (the former construction also took roll as the
+eye line's angle in the image, which yaw and pitch together turn too). What is left is the mesh
+model's own: at ±45–60° yaw with the head 20° down it reads yaw ~15° short.
 
 Angles are Tait–Bryan angles of that rotation in the order yaw, pitch, roll (yaw and pitch say
 where the face points; roll is the turn about that direction).
