@@ -212,12 +212,13 @@ def _rotation_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def _scan_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """The head's rotation in the scan's axes (x right, y up, z toward the camera) for a pose
-    in clipprep's signs: Ry(yaw) Rx(-pitch) Rz(-roll), the Tait-Bryan order clipprep reads."""
+    in clipprep's signs and order: Rz(-roll) Ry(yaw) Rx(-pitch) here is Rz(roll) Ry(-yaw)
+    Rx(-pitch) in camera axes (y down, z away), the order head-pose benchmarks use."""
     y, p, r = np.radians([yaw, -pitch, -roll])
     ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
     rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
     rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return ry @ rx @ rz
+    return rz @ ry @ rx
 
 
 def pose_sets() -> dict[str, list[tuple[float, float, float]]]:

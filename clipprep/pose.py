@@ -23,8 +23,10 @@ checks renders of that head at poses not used to build the reference: mean error
 eye line's angle in the image, which yaw and pitch together turn too). What is left is the mesh
 model's own: at ±45–60° yaw with the head 20° down it reads yaw ~15° short.
 
-Angles are Tait–Bryan angles of that rotation in the order yaw, pitch, roll (yaw and pitch say
-where the face points; roll is the turn about that direction).
+Angles are the rotation's Euler angles in the order head-pose benchmarks use (AFLW2000 and BIWI
+as Hopenet or 6DRepNet score them): R = Rz(roll) · Ry(yaw) · Rx(pitch), so roll is a turn in the
+image plane (turning the picture changes roll and nothing else) and, at roll 0, yaw and pitch
+say where the face points.
 
 The detector's six keypoints give a coarse, cheaper estimate: yaw from where the nose sits between
 the ears, roll from the eye line, pitch from where the nose sits between the eyes and the mouth.
@@ -142,11 +144,11 @@ def _rotation_fit(reference: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def _euler(rotation: np.ndarray) -> HeadPose:
     """Yaw, pitch, roll of a rotation in camera coordinates (x right, y down, z away from the
-    camera) written as Ry(-yaw) · Rx(-pitch) · Rz(roll), the signs of the module docstring."""
+    camera) written as Rz(roll) · Ry(-yaw) · Rx(-pitch), the signs of the module docstring."""
     r = rotation
-    pitch = math.degrees(math.asin(max(-1.0, min(1.0, r[1, 2]))))
-    yaw = -math.degrees(math.atan2(r[0, 2], r[2, 2]))
-    roll = math.degrees(math.atan2(r[1, 0], r[1, 1]))
+    yaw = math.degrees(math.asin(max(-1.0, min(1.0, r[2, 0]))))
+    pitch = -math.degrees(math.atan2(r[2, 1], r[2, 2]))
+    roll = math.degrees(math.atan2(r[1, 0], r[0, 0]))
     return HeadPose(yaw=yaw, pitch=pitch, roll=roll)
 
 

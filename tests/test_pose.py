@@ -80,13 +80,13 @@ def test_in_plane_rotation_reads_as_roll(finder, degrees):
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Camera-axes rotation (x right, y down, z away) of a head at this pose: Ry(-yaw) Rx(-pitch)
-    Rz(roll), the convention clipprep.pose documents."""
+    """Camera-axes rotation (x right, y down, z away) of a head at this pose: Rz(roll) Ry(-yaw)
+    Rx(-pitch), the convention clipprep.pose documents."""
     y, p, r = np.radians([-yaw, -pitch, roll])
     ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
     rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
     rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
-    return ry @ rx @ rz
+    return rz @ ry @ rx
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +109,8 @@ def astronaut_mesh(finder):
 @pytest.mark.parametrize("yaw", [-60, -30, 0, 35, 60])
 @pytest.mark.parametrize(("pitch", "roll"), [(0, 0), (-25, 0), (25, 20), (10, -25)])
 def test_known_rotations_of_a_real_mesh_read_back(astronaut_mesh, yaw, pitch, roll):
-    # The former eye-line x mouth-axis construction read roll off by up to 28 deg here (it took
-    # roll as the eye line's angle in the image, which yaw and pitch together also turn).
+    # The former eye-line x mouth-axis construction read pitch up to 23 deg off here (its up-axis,
+    # mouth to eyes, leans back from the face's vertical).
     level, centre, size = astronaut_mesh
     turned = level @ _rotation(yaw, pitch, roll).T + centre
     pose = pose_from_landmarks(turned / size, size, size)
