@@ -18,10 +18,9 @@ rendered at known poses, de-rotated and averaged over it and its mirror image, i
 frontal by fitting the scan's 68 landmarks to a published generic 68-point face. MediaPipe's own
 canonical face model, fitted the same way, reads yaw −0.2°, pitch +1.5°, roll 0.1° in this frame
 (the former eye-line × mouth-axis construction read it +6.7° up). ``benchmarks/accuracy.py``
-checks renders of that head at poses not used to build the reference: mean error 2.6° yaw,
-9.5° pitch, 3.8° roll before, about 2° each now (the former construction also took roll as the
-eye line's angle in the image, which yaw and pitch together turn too). What is left is the mesh
-model's own: at ±45–60° yaw with the head 20° down it reads yaw ~15° short.
+checks renders of that head at poses not used to build the reference: mean error 2.5° yaw,
+6.7° pitch, 3.3° roll before, 1.7°, 4.2°, 2.6° now. What is left is mostly the mesh model's
+own beyond ±40° yaw, where it reads yaw and pitch short.
 
 Angles are the rotation's Euler angles in the order head-pose benchmarks use (AFLW2000 and BIWI
 as Hopenet or 6DRepNet score them): R = Rz(roll) · Ry(yaw) · Rx(pitch), so roll is a turn in the
