@@ -57,6 +57,13 @@ def test_keypoint_estimate_agrees_with_landmarks(carphone):
     assert np.corrcoef(fine[:, 0], coarse[:, 0])[0, 1] > 0.7
 
 
+def test_keypoint_pitch_agrees_with_landmarks(carphone):
+    results, _ = carphone
+    difference = [coarse.pitch - fine.pitch for fine, coarse, _ in results]
+    # Measured: 4.2 deg above before the keypoint level was moved with the landmark pose.
+    assert abs(np.median(difference)) < 2
+
+
 def test_mirrored_frames_turn_the_other_way(finder, carphone):
     results, frames = carphone
     turned = [i for i, (p, _, _) in enumerate(results) if abs(p.yaw) >= 6]
