@@ -10,7 +10,6 @@ is comparable across face sizes and a dark face does not read as a blurred one.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -196,8 +195,7 @@ class FrameMeasurer:
     def _pose(self, face: Face, landmarks: FaceLandmarks | None):
         if landmarks is not None:
             size = landmarks.crop_size
-            crop_pose = pose_from_landmarks(landmarks.points, size, size)
-            pose = dataclasses.replace(crop_pose, roll=crop_pose.roll + landmarks.crop_roll)
+            pose = pose_from_landmarks(landmarks.points, size, size, landmarks.crop_roll)
             return pose, "landmarks", eye_openness(landmarks.points, size, size)
         if len(face.keypoints) >= 6:
             points = np.array(face.keypoints, dtype=np.float64)
