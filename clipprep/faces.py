@@ -71,6 +71,9 @@ _FOLLOW_CROP = 2.5
 # its tighter detection-derived rect), resized to its 192 px input, RGB scaled to 0..1.
 _LANDMARK_CROP_GROWTH = 1.6
 _LANDMARK_INPUT = 192
+# The mesh model's two outputs: 468 x 3 landmarks, and a face-presence logit (MediaPipe's
+# graph reads it as "face flag"; it falls when the face is covered, see Quality).
+_MESH_OUTPUTS = ["conv2d_21", "conv2d_31"]
 # Between two detections this many samples apart, a face whose box moved less than this (IoU)
 # is interpolated; more, or a face coming or going, and the samples between are detected too.
 _STEADY_IOU = 0.5
@@ -106,6 +109,9 @@ class FaceLandmarks:
     points: np.ndarray  # (468, 3): x, y as fractions of the crop, z in the same scale as x
     crop_size: int  # the crop's side in pixels (the landmarks' pixel scale)
     crop_roll: float  # degrees the crop was turned to level the eyes (add it back to roll)
+    # The mesh model's own face-presence score, as log-odds: how much of a face it sees in
+    # the crop. A hand or an object over half the face drops it below ~5 (see Quality).
+    presence: float = float("inf")
 
 
 # MediaPipe's package imports its drawing helpers, which import matplotlib.pyplot: 0.37 s of a
@@ -303,9 +309,12 @@ class FaceFinder:
         roll = _eye_line_angle(face, rgb.shape[1], rgb.shape[0])
         crop = _level_crop(rgb, face, roll, _LANDMARK_CROP_GROWTH, _LANDMARK_INPUT)
         self._mesh.setInput(cv2.dnn.blobFromImage(crop, 1 / 255.0))
-        points = self._mesh.forward().reshape(-1, 3) / _LANDMARK_INPUT
+        points, presence = self._mesh.forward(_MESH_OUTPUTS)
         return FaceLandmarks(
-            points=points.astype(np.float32), crop_size=_LANDMARK_INPUT, crop_roll=roll
+            points=(points.reshape(-1, 3) / _LANDMARK_INPUT).astype(np.float32),
+            crop_size=_LANDMARK_INPUT,
+            crop_roll=roll,
+            presence=float(presence.ravel()[0]),
         )
 
     @staticmethod

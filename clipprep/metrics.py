@@ -50,6 +50,9 @@ class FrameMetrics:
     pose_source: str | None
     eye_distance_px: float | None
     eye_openness: float | None  # eye aspect ratio: ~0.3 open, < 0.15 closed
+    # The face mesh's face-presence score (log-odds): 17–34 for an uncovered face, below ~5
+    # when a hand or an object hides half of it (face_occluded); None without a mesh.
+    face_presence: float | None
     frame_luma: float
     frame_dark_fraction: float  # share of pixels with luma < 16
     frame_clipped_fraction: float  # share of pixels with luma >= 250
@@ -67,6 +70,7 @@ class FrameMetrics:
     subject_h: float | None
     subject_size: float | None  # geometric mean of the box's width and height fractions
     subject_contrast: float | None  # mean Lab distance from the background's colours (~ΔE)
+    subject_detail: float | None  # share of its inner pixels with texture or edges, 0..1
     subject_clutter: float | None  # share of the frame's saliency outside the subject
     competing_subjects: int  # other regions with at least half the subject's saliency
     subject_stability: float | None  # box overlap (IoU) with the previous sample's
@@ -171,6 +175,7 @@ class FrameMeasurer:
             "pose_source": source,
             "eye_distance_px": self._eye_distance(main),
             "eye_openness": openness,
+            "face_presence": landmarks.presence if estimate_pose and landmarks else None,
             **{_FACE_LIGHTING[k]: v for k, v in _box_lighting(gray, main).items()},
         }
 
@@ -185,6 +190,7 @@ class FrameMeasurer:
             "subject_h": subject.h,
             "subject_size": subject.size,
             "subject_contrast": subject.contrast,
+            "subject_detail": subject.detail,
             "subject_clutter": subject.clutter,
             "competing_subjects": subject.competing,
             "subject_stability": subject.stability,
@@ -226,6 +232,7 @@ _NO_FACE = {
     "pose_source": None,
     "eye_distance_px": None,
     "eye_openness": None,
+    "face_presence": None,
     "face_luma": None,
     "face_clipped_fraction": None,
     "face_lr_imbalance": None,
@@ -240,6 +247,7 @@ _NO_SUBJECT = {
     "subject_h": None,
     "subject_size": None,
     "subject_contrast": None,
+    "subject_detail": None,
     "subject_clutter": None,
     "competing_subjects": 0,
     "subject_stability": None,

@@ -49,6 +49,14 @@ class Quality:
     sharpness_soft: float = 35.0
     # Eyes: an eye-aspect ratio below this is a closed eye (blink).
     eyes_closed_ear: float = 0.15
+    # Something over the face (a hand, a microphone, a cup): the face mesh's face-presence
+    # score (log-odds, metrics.py) below "covered" an error, below "occluded" a warning.
+    # Measured on real photos (the astronaut, Grace Hopper, carphone's man) with real objects
+    # pasted over them: uncovered 16.8–33.9 (every carphone frame, dark, blurred, tilted 60°,
+    # small and large faces); a hand, a cup or a cat's head over half the face −8.4–5.1, over
+    # most of it −9.9–2.1; over the mouth or one eye only 7.0–22 (mostly not caught).
+    face_covered_presence: float = 0.0
+    face_occluded_presence: float = 8.0
     # A span has a problem when at least this fraction of its sampled frames show it.
     span_error_fraction: float = 0.25
     span_warn_fraction: float = 0.10
@@ -65,6 +73,12 @@ class Quality:
     # contrast 19–22, box overlap with the previous sample 0.87–0.98 once it stands; bikes.mp4
     # size 0.13–0.41 and overlap 0.34–0.73.
     subject_contrast_min: float = 8.0
+    # A region without texture or detail is a plain shape, not a character (no_subject): the
+    # share of its inner pixels with texture or edges (subjects.py) must reach this. Measured:
+    # flat rectangles and ellipses of five colours and two sizes on a plain wall, a brick wall
+    # and a coffee photo 0.00; bigbuckbunny's rabbit, carphone's man, the cat's head (lit, dark,
+    # blurred) and the astronaut's head 0.53–0.81.
+    subject_detail_min: float = 0.15
     subject_size_min: float = 0.15  # below: error subject_too_small
     subject_size_good: float = 0.25  # below: warning subject_too_small
     # Share of the frame's saliency outside the subject: above "warn" a warning, above "max" an

@@ -113,6 +113,13 @@ def _face_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
     )
     closed = m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear
     _flag(flags, "eyes_closed", False, closed)
+    if m.face_presence is not None:
+        _flag(
+            flags,
+            "face_occluded",
+            m.face_presence < q.face_covered_presence,
+            m.face_presence < q.face_occluded_presence,
+        )
 
 
 def _subject_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
@@ -128,8 +135,13 @@ def _subject_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
 
 
 def has_subject(m: FrameMetrics, q: Quality) -> bool:
-    """Whether a subject stands out from the background in this frame."""
-    return m.subject_contrast is not None and m.subject_contrast >= q.subject_contrast_min
+    """Whether a subject stands out from the background in this frame, with the texture or
+    detail of a character (a plain, flat shape is not one)."""
+    return (
+        m.subject_contrast is not None
+        and m.subject_contrast >= q.subject_contrast_min
+        and m.subject_detail >= q.subject_detail_min
+    )
 
 
 class Lighting(NamedTuple):
@@ -185,7 +197,16 @@ def _face_factors(m: FrameMetrics, q: Quality) -> list[float]:
         1.0 - 0.8 * _ramp(abs(m.yaw or 0.0), q.yaw_warn, q.yaw_max),
         1.0 - 0.8 * _ramp(abs(m.pitch or 0.0), q.pitch_warn, q.pitch_max),
         0.7 if m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear else 1.0,
+        _covered_factor(m, q),
     ]
+
+
+def _covered_factor(m: FrameMetrics, q: Quality) -> float:
+    """1 for an uncovered face, down to 0.2 once the face mesh hardly sees a face behind
+    whatever covers it (face_occluded)."""
+    if m.face_presence is None:
+        return 1.0
+    return 0.2 + 0.8 * _ramp(m.face_presence, q.face_covered_presence, q.face_occluded_presence)
 
 
 def _subject_factors(m: FrameMetrics, q: Quality) -> list[float]:
