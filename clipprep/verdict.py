@@ -320,8 +320,8 @@ FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
     ),
     "face_occluded": (
         lambda ms, t: (
-            "something covers the face (a hand, a microphone, an object: face presence "
-            f"{_median(m.face_presence for m in ms):.1f})"
+            "the face is covered (a hand, a microphone, an object over it) or unlike a human "
+            f"face to the face mesh (presence {_median(m.face_presence for m in ms):.1f})"
         ),
         "keep hands, microphones and objects away from the face",
     ),
