@@ -75,9 +75,9 @@ class Quality:
     subject_contrast_min: float = 8.0
     # A region without texture or detail is a plain shape, not a character (no_subject): the
     # share of its inner pixels with texture or edges (subjects.py) must reach this. Measured:
-    # flat rectangles and ellipses of five colours and two sizes on a plain wall, a brick wall
-    # and a coffee photo 0.00; bigbuckbunny's rabbit, carphone's man, the cat's head (lit, dark,
-    # blurred) and the astronaut's head 0.53–0.81.
+    # flat rectangles and ellipses of four colours and three sizes on a plain wall, a brick wall
+    # and a coffee photo at most 0.001; bigbuckbunny's rabbit, carphone's man, the cat's head
+    # (lit, dark, small, blurred) and the astronaut's head 0.54–0.85.
     subject_detail_min: float = 0.15
     subject_size_min: float = 0.15  # below: error subject_too_small
     subject_size_good: float = 0.25  # below: warning subject_too_small

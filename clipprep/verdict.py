@@ -251,7 +251,8 @@ FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
     ),
     "no_subject": (
         lambda ms, t: _no_subject_text(ms),
-        "film the character in front of a plain background it stands out from",
+        "film a character (a face, a mascot, an animal) in front of a plain background it "
+        "stands out from",
     ),
     "multiple_faces": (
         lambda ms, t: "more than one face is visible",
