@@ -23,7 +23,7 @@ from .frames import (
     iter_frames,
     spare_cores,
 )
-from .metrics import FrameMeasurer, FrameMetrics
+from .metrics import FrameMeasurer, FrameMetrics, with_region_matches
 from .pose import smooth_angles
 from .probe import Probe, checked_size, probe
 from .profiles import SUBJECT_MODES, Profile, get_profile
@@ -197,6 +197,7 @@ class Analyzer:
         with _opencv_threads(spare_cores()):
             frames = _until(deadline, frames, path, self.profile)
             metrics = self._measure_frames(frames, finder, measurer)
+        metrics = with_region_matches(metrics, measurer.regions)
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
         metrics = _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S))
@@ -373,18 +374,25 @@ def _smoothed_pose(metrics: list[FrameMetrics], window: int) -> list[FrameMetric
     ]
 
 
+_OCCLUSION_FIELDS = ("face_presence", "face_region_match")
+
+
 def _filled_presence(metrics: list[FrameMetrics]) -> list[FrameMetrics]:
-    """Samples with a face the mesh skipped take the lower face-presence score of their two
-    neighbours (a hand over the face is seen on either side of it; never smoothed away)."""
-    presence = [m.face_presence for m in metrics]
+    """Samples with a face the mesh skipped take the lower face-presence score and region
+    match of their two neighbours (a hand over the face is seen on either side of it; never
+    smoothed away)."""
     filled = list(metrics)
     for i, m in enumerate(metrics):
         if m.face_h is None or m.face_presence is not None:
             continue
-        around = [presence[j] for j in (i - 1, i + 1) if 0 <= j < len(metrics)]
-        known = [value for value in around if value is not None]
-        if known:
-            filled[i] = dataclasses.replace(m, face_presence=min(known))
+        around = [metrics[j] for j in (i - 1, i + 1) if 0 <= j < len(metrics)]
+        values = {}
+        for name in _OCCLUSION_FIELDS:
+            known = [getattr(n, name) for n in around if getattr(n, name) is not None]
+            if known:
+                values[name] = min(known)
+        if values:
+            filled[i] = dataclasses.replace(m, **values)
     return filled
 
 

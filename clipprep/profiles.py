@@ -57,6 +57,13 @@ class Quality:
     # most of it −9.9–2.1; over the mouth or one eye only 7.0–22 (mostly not caught).
     face_covered_presence: float = 0.0
     face_occluded_presence: float = 8.0
+    # ...or the mouth or an eye no longer looks like itself in the rest of the clip (the lowest
+    # correlation of the three with their clip medians, metrics.py): below "covered" an error,
+    # below "occluded" a warning. Measured: uncovered, every carphone frame 0.60 or more, the
+    # astronaut 0.94 or more; a real hand, a cup or a cat's head over carphone's mouth or one
+    # eye −0.34–0.46 (one at 0.57); over the astronaut's mouth 0.29–0.47, her eye −0.13–−0.10.
+    face_covered_match: float = 0.2
+    face_occluded_match: float = 0.5
     # A span has a problem when at least this fraction of its sampled frames show it.
     span_error_fraction: float = 0.25
     span_warn_fraction: float = 0.10

@@ -32,6 +32,7 @@ SUMMARY_METRICS = (
     "eye_distance_px",
     "eye_openness",
     "face_presence",
+    "face_region_match",
     "face_luma",
     "frame_luma",
     "face_clipped_fraction",

@@ -322,7 +322,8 @@ FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
     "face_occluded": (
         lambda ms, t: (
             "the face is covered (a hand, a microphone, an object over it) or unlike a human "
-            f"face to the face mesh (presence {_median(m.face_presence for m in ms):.1f})"
+            f"face to the face mesh (presence {_median(m.face_presence for m in ms):.1f}, "
+            f"mouth and eyes match {_median(m.face_region_match for m in ms):.2f})"
         ),
         "keep hands, microphones and objects away from the face",
     ),

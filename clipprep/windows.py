@@ -113,13 +113,7 @@ def _face_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
     )
     closed = m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear
     _flag(flags, "eyes_closed", False, closed)
-    if m.face_presence is not None:
-        _flag(
-            flags,
-            "face_occluded",
-            m.face_presence < q.face_covered_presence,
-            m.face_presence < q.face_occluded_presence,
-        )
+    _flag(flags, "face_occluded", *_covered_levels(m, q))
 
 
 def _subject_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
@@ -201,12 +195,32 @@ def _face_factors(m: FrameMetrics, q: Quality) -> list[float]:
     ]
 
 
+def _covered_levels(m: FrameMetrics, q: Quality) -> tuple[bool, bool]:
+    """Whether the face is covered at the error and at the warning level: from the face
+    mesh's presence score, or from the mouth or an eye not looking like itself."""
+    presence, match = m.face_presence, m.face_region_match
+    covered = (presence is not None and presence < q.face_covered_presence) or (
+        match is not None and match < q.face_covered_match
+    )
+    occluded = (presence is not None and presence < q.face_occluded_presence) or (
+        match is not None and match < q.face_occluded_match
+    )
+    return covered, occluded
+
+
 def _covered_factor(m: FrameMetrics, q: Quality) -> float:
-    """1 for an uncovered face, down to 0.2 once the face mesh hardly sees a face behind
-    whatever covers it (face_occluded)."""
-    if m.face_presence is None:
+    """1 for an uncovered face; 0.6 once something covers part of it (face_occluded warning:
+    enough that a window of uncovered frames wins over a longer one holding some), down to 0.2
+    as it hides more (error)."""
+    if not _covered_levels(m, q)[1]:
         return 1.0
-    return 0.2 + 0.8 * _ramp(m.face_presence, q.face_covered_presence, q.face_occluded_presence)
+    visible = 1.0
+    if m.face_presence is not None:
+        visible = _ramp(m.face_presence, q.face_covered_presence, q.face_occluded_presence)
+    if m.face_region_match is not None:
+        part = _ramp(m.face_region_match, q.face_covered_match, q.face_occluded_match)
+        visible = min(visible, part)
+    return 0.2 + 0.4 * visible
 
 
 def _subject_factors(m: FrameMetrics, q: Quality) -> list[float]:

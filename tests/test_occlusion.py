@@ -123,3 +123,42 @@ def test_the_real_talker_covered_by_a_cat(tmp_path, analyzer):
 def carphone_clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("occlusion") / "carphone.mp4"
     return write_clip(path, clip_frames([Segment(3.9, "carphone")], WIDTH, HEIGHT, 30), 30)
+
+
+# The astronaut's mouth and right eye in these frames (fractions), placed by the face mesh.
+MOUTH, RIGHT_EYE = (0.482, 0.482), (0.438, 0.324)
+
+
+def _part_covered_clip(path: Path, kind: str, centre, height: float) -> Path:
+    """Clean, then a real object held over one part of the face (COVERED), then clean."""
+    fps = 30
+
+    def frames():
+        for i, frame in enumerate(clip_frames([Segment(7.5, "face")], WIDTH, HEIGHT, fps)):
+            if COVERED[0] <= i / fps < COVERED[1]:
+                frame = frame.copy()
+                _cover(frame, kind, centre, height)
+            yield frame
+
+    return write_clip(path, frames(), fps)
+
+
+@pytest.mark.parametrize(
+    "kind, centre, height",
+    [("cup", MOUTH, 0.5), ("cat", MOUTH, 0.5), ("cup", RIGHT_EYE, 0.35)],
+    ids=["cup-over-mouth", "cat-over-mouth", "cup-over-eye"],
+)
+def test_a_covered_mouth_or_eye_is_flagged(tmp_path, analyzer, kind, centre, height):
+    """Too small for the face-presence score (it stays 9–26): the mouth or the eye no longer
+    looks like itself in the rest of the clip."""
+    report = analyzer.check(_part_covered_clip(tmp_path / "part.mp4", kind, centre, height))
+    quality = analyzer.profile.quality
+    covered = [m for m in report.frames if COVERED[0] + 0.2 <= m.time_s < COVERED[1] - 0.1]
+    clean = [
+        m for m in report.frames if m.time_s < COVERED[0] - 0.1 or m.time_s >= COVERED[1] + 0.2
+    ]
+    assert all(m.face_h is not None for m in covered)
+    assert np.mean(["face_occluded" in frame_flags(m, quality) for m in covered]) >= 0.7
+    assert not any("face_occluded" in frame_flags(m, quality) for m in clean)
+    window = report.best_window
+    assert window.end_s <= COVERED[0] + 0.15 or window.start_s >= COVERED[1] - 0.15
