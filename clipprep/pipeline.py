@@ -197,9 +197,9 @@ class Analyzer:
         with _opencv_threads(spare_cores()):
             frames = _until(deadline, frames, path, self.profile)
             metrics = self._measure_frames(frames, finder, measurer)
-        metrics = with_region_matches(metrics, measurer.regions)
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
+        metrics = with_region_matches(metrics, measurer.regions)
         metrics = _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S))
         return _filled_presence(metrics), stats
 
