@@ -74,8 +74,8 @@ _LANDMARK_INPUT = 192
 # The mesh model's two outputs: 468 x 3 landmarks, and a face-presence logit (MediaPipe's
 # graph reads it as "face flag"; it falls when the face is covered, see Quality).
 _MESH_OUTPUTS = ["conv2d_21", "conv2d_31"]
-# Face parts whose look is compared across a clip (metrics.region_matches): mesh points around
-# the mouth, the right eye and the left eye; each is cut out as a square 1.5 times its width,
+# Face parts whose look is compared across a clip (metrics.with_region_matches): mesh points
+# around the mouth, the right eye and the left eye; each is cut out as a square 1.5 times its width,
 # resized to _REGION_SIDE pixels.
 _REGIONS = (
     (61, 291, 0, 17, 13, 14, 78, 308),
