@@ -71,6 +71,18 @@ _FOLLOW_CROP = 2.5
 # its tighter detection-derived rect), resized to its 192 px input, RGB scaled to 0..1.
 _LANDMARK_CROP_GROWTH = 1.6
 _LANDMARK_INPUT = 192
+# The mesh model's two outputs: 468 x 3 landmarks, and a face-presence logit (MediaPipe's
+# graph reads it as "face flag"; it falls when the face is covered, see Quality).
+_MESH_OUTPUTS = ["conv2d_21", "conv2d_31"]
+# Face parts whose look is compared across a clip (metrics.with_region_matches): mesh points
+# around the mouth, the right eye and the left eye; each is cut out as a square 1.5 times its width,
+# resized to _REGION_SIDE pixels.
+_REGIONS = (
+    (61, 291, 0, 17, 13, 14, 78, 308),
+    (33, 133, 159, 145, 160, 144),
+    (362, 263, 386, 374, 387, 373),
+)
+_REGION_SIDE = 16
 # Between two detections this many samples apart, a face whose box moved less than this (IoU)
 # is interpolated; more, or a face coming or going, and the samples between are detected too.
 _STEADY_IOU = 0.5
@@ -106,6 +118,12 @@ class FaceLandmarks:
     points: np.ndarray  # (468, 3): x, y as fractions of the crop, z in the same scale as x
     crop_size: int  # the crop's side in pixels (the landmarks' pixel scale)
     crop_roll: float  # degrees the crop was turned to level the eyes (add it back to roll)
+    # The mesh model's own face-presence score, as log-odds: how much of a face it sees in
+    # the crop. A hand or an object over half the face drops it below ~5 (see Quality).
+    presence: float = float("inf")
+    # The mouth and the two eyes as the crop shows them: (3, 16, 16) contrast-normalized
+    # grey patches placed by the mesh, compared across the clip to find a covered part.
+    regions: np.ndarray | None = None
 
 
 # MediaPipe's package imports its drawing helpers, which import matplotlib.pyplot: 0.37 s of a
@@ -303,9 +321,14 @@ class FaceFinder:
         roll = _eye_line_angle(face, rgb.shape[1], rgb.shape[0])
         crop = _level_crop(rgb, face, roll, _LANDMARK_CROP_GROWTH, _LANDMARK_INPUT)
         self._mesh.setInput(cv2.dnn.blobFromImage(crop, 1 / 255.0))
-        points = self._mesh.forward().reshape(-1, 3) / _LANDMARK_INPUT
+        points, presence = self._mesh.forward(_MESH_OUTPUTS)
+        points = (points.reshape(-1, 3) / _LANDMARK_INPUT).astype(np.float32)
         return FaceLandmarks(
-            points=points.astype(np.float32), crop_size=_LANDMARK_INPUT, crop_roll=roll
+            points=points,
+            crop_size=_LANDMARK_INPUT,
+            crop_roll=roll,
+            presence=float(presence.ravel()[0]),
+            regions=_region_patches(crop, points),
         )
 
     @staticmethod
@@ -438,6 +461,27 @@ def _square_around(face: Face, size: float, rgb: np.ndarray) -> tuple[float, flo
         min(1.0, cx + half_w),
         min(1.0, cy + half_h),
     )
+
+
+def _region_patches(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The mouth and eyes of a mesh crop as (3, side, side) grey patches, each shifted to zero
+    mean and scaled by its contrast (so lighting changes between frames do not count)."""
+    import cv2
+
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    size = gray.shape[0]
+    patches = []
+    for indices in _REGIONS:
+        xy = points[list(indices), :2] * size
+        cx, cy = xy.mean(axis=0)
+        half = max(8.0, 0.75 * float(xy[:, 0].max() - xy[:, 0].min()))
+        x0, y0 = int(np.clip(cx - half, 0, size - 2)), int(np.clip(cy - half, 0, size - 2))
+        x1, y1 = max(x0 + 2, int(min(size, cx + half))), max(y0 + 2, int(min(size, cy + half)))
+        side = (_REGION_SIDE, _REGION_SIDE)
+        patch = cv2.resize(gray[y0:y1, x0:x1], side, interpolation=cv2.INTER_AREA)
+        # + 4: a flat patch (a hand's palm) stays flat instead of blowing its noise up.
+        patches.append((patch - patch.mean()) / (patch.std() + 4.0))
+    return np.stack(patches)
 
 
 def _load_mesh(path):

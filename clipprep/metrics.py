@@ -49,6 +49,13 @@ class FrameMetrics:
     pose_source: str | None
     eye_distance_px: float | None
     eye_openness: float | None  # eye aspect ratio: ~0.3 open, < 0.15 closed
+    # The face mesh's face-presence score (log-odds): 17–34 for an uncovered face, below ~5
+    # when a hand or an object hides half of it (face_occluded); None without a mesh.
+    face_presence: float | None
+    # How much the mouth and eyes look like themselves in the rest of the clip: the lowest
+    # correlation of the three with their clip medians, -1..1 (0.6 or more uncovered, below
+    # 0.5 when a hand or an object covers one of them: face_occluded); None without a mesh.
+    face_region_match: float | None
     frame_luma: float
     frame_dark_fraction: float  # share of pixels with luma < 16
     frame_clipped_fraction: float  # share of pixels with luma >= 250
@@ -66,6 +73,7 @@ class FrameMetrics:
     subject_h: float | None
     subject_size: float | None  # geometric mean of the box's width and height fractions
     subject_contrast: float | None  # mean Lab distance from the background's colours (~ΔE)
+    subject_detail: float | None  # share of its inner pixels with texture or edges, 0..1
     subject_clutter: float | None  # share of the frame's saliency outside the subject
     competing_subjects: int  # other regions with at least half the subject's saliency
     subject_stability: float | None  # box overlap (IoU) with the previous sample's
@@ -93,6 +101,8 @@ class FrameMeasurer:
         self._display_w, self._display_h = display_size
         self._quality = quality
         self._previous: tuple[np.ndarray, np.ndarray] | None = None
+        # Per measured frame: its face's mouth and eye patches (FaceLandmarks.regions) or None.
+        self.regions: list[np.ndarray | None] = []
 
     def measure(
         self,
@@ -112,6 +122,8 @@ class FrameMeasurer:
 
         gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
         main = faces[0] if faces else None
+        measured = main is not None and estimate_pose and landmarks is not None
+        self.regions.append(landmarks.regions if measured else None)
         motion, change, similarity = self._change_since_previous(frame.rgb)
         lighting = _frame_lighting(gray)
         face_values = self._face_values(gray, faces, landmarks, estimate_pose) if main else _NO_FACE
@@ -170,6 +182,8 @@ class FrameMeasurer:
             "pose_source": source,
             "eye_distance_px": self._eye_distance(main),
             "eye_openness": openness,
+            "face_presence": landmarks.presence if estimate_pose and landmarks else None,
+            "face_region_match": None,  # needs the whole clip: with_region_matches()
             **{_FACE_LIGHTING[k]: v for k, v in _box_lighting(gray, main).items()},
         }
 
@@ -184,6 +198,7 @@ class FrameMeasurer:
             "subject_h": subject.h,
             "subject_size": subject.size,
             "subject_contrast": subject.contrast,
+            "subject_detail": subject.detail,
             "subject_clutter": subject.clutter,
             "competing_subjects": subject.competing,
             "subject_stability": subject.stability,
@@ -224,6 +239,8 @@ _NO_FACE = {
     "pose_source": None,
     "eye_distance_px": None,
     "eye_openness": None,
+    "face_presence": None,
+    "face_region_match": None,
     "face_luma": None,
     "face_clipped_fraction": None,
     "face_lr_imbalance": None,
@@ -238,6 +255,7 @@ _NO_SUBJECT = {
     "subject_h": None,
     "subject_size": None,
     "subject_contrast": None,
+    "subject_detail": None,
     "subject_clutter": None,
     "competing_subjects": 0,
     "subject_stability": None,
@@ -258,6 +276,40 @@ _FACE_LIGHTING = {
     "backlight_ratio": "backlight_ratio",
     "sharpness": "sharpness",
 }
+
+
+# Fewer mesh samples than this and a clip has no reliable idea of how its face looks.
+_MIN_REGION_SAMPLES = 5
+
+
+def with_region_matches(
+    metrics: list[FrameMetrics], regions: list[np.ndarray | None]
+) -> list[FrameMetrics]:
+    """Fill ``face_region_match``: each frame's mouth and eyes against their median look over
+    the clip (a hand or an object over one of them is a minority of the frames, or the face
+    presence score sees it). The lowest of the three correlations counts.
+
+    Measured on every carphone frame (talking, mouth wide open, turning): 0.60 or more; a real
+    hand, a cup or a cat's head over the mouth or one eye of carphone's man in 5 of its frames:
+    −0.34–0.46 for the covered part (one at 0.57). A face covered in most of the clip makes the
+    covered look the median: the face presence score is what sees that."""
+    known = [i for i, r in enumerate(regions) if r is not None]
+    if len(known) < _MIN_REGION_SAMPLES:
+        return metrics
+    reference = np.median(np.stack([regions[i] for i in known]), axis=0)
+    result = list(metrics)
+    for i in known:
+        result[i] = dataclasses.replace(
+            metrics[i], face_region_match=_lowest_match(regions[i], reference)
+        )
+    return result
+
+
+def _lowest_match(patches: np.ndarray, reference: np.ndarray) -> float:
+    """Lowest correlation between each patch and its reference patch."""
+    products = (patches * reference).mean(axis=(1, 2))
+    norms = np.sqrt((patches**2).mean(axis=(1, 2)) * (reference**2).mean(axis=(1, 2)))
+    return float(np.min(products / np.maximum(norms, 1e-6)))
 
 
 def _margin(box) -> float:

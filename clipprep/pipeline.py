@@ -23,7 +23,7 @@ from .frames import (
     iter_frames,
     spare_cores,
 )
-from .metrics import FrameMeasurer, FrameMetrics
+from .metrics import FrameMeasurer, FrameMetrics, with_region_matches
 from .pose import smooth_angles
 from .probe import Probe, checked_size, probe
 from .profiles import SUBJECT_MODES, Profile, get_profile
@@ -36,6 +36,7 @@ from .verdict import (
     likeness_problems,
     media_problems,
     name_problems,
+    target_notes,
     verdict_of,
 )
 from .windows import ERROR, FACE, SUBJECT, best_window, frame_flags, frame_score
@@ -147,6 +148,7 @@ class Analyzer:
             + media_problems(facts, profile, window)
             + frame_problems(metrics, flags, window, profile, target)
             + likeness_problems(metrics, window, profile)
+            + target_notes(self.subject_mode, target, face_share, profile)
         )
         span = slice(window.first_sample, window.last_sample + 1) if window else slice(None)
         return Report(
@@ -197,7 +199,9 @@ class Analyzer:
             metrics = self._measure_frames(frames, finder, measurer)
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
-        return _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S)), stats
+        metrics = with_region_matches(metrics, measurer.regions)
+        metrics = _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S))
+        return _filled_presence(metrics), stats
 
     def _measure_frames(
         self, frames, finder: FaceFinder, measurer: FrameMeasurer
@@ -368,6 +372,28 @@ def _smoothed_pose(metrics: list[FrameMetrics], window: int) -> list[FrameMetric
         else m
         for i, m in enumerate(metrics)
     ]
+
+
+_OCCLUSION_FIELDS = ("face_presence", "face_region_match")
+
+
+def _filled_presence(metrics: list[FrameMetrics]) -> list[FrameMetrics]:
+    """Samples with a face the mesh skipped take the lower face-presence score and region
+    match of their two neighbours (a hand over the face is seen on either side of it; never
+    smoothed away)."""
+    filled = list(metrics)
+    for i, m in enumerate(metrics):
+        if m.face_h is None or m.face_presence is not None:
+            continue
+        around = [metrics[j] for j in (i - 1, i + 1) if 0 <= j < len(metrics)]
+        values = {}
+        for name in _OCCLUSION_FIELDS:
+            known = [getattr(n, name) for n in around if getattr(n, name) is not None]
+            if known:
+                values[name] = min(known)
+        if values:
+            filled[i] = dataclasses.replace(m, **values)
+    return filled
 
 
 _SEVERITY_ORDER = {ERROR: 0, "warning": 1, "info": 2}

@@ -49,6 +49,21 @@ class Quality:
     sharpness_soft: float = 35.0
     # Eyes: an eye-aspect ratio below this is a closed eye (blink).
     eyes_closed_ear: float = 0.15
+    # Something over the face (a hand, a microphone, a cup): the face mesh's face-presence
+    # score (log-odds, metrics.py) below "covered" an error, below "occluded" a warning.
+    # Measured on real photos (the astronaut, Grace Hopper, carphone's man) with real objects
+    # pasted over them: uncovered 16.8–33.9 (every carphone frame, dark, blurred, tilted 60°,
+    # small and large faces); a hand, a cup or a cat's head over half the face −8.4–5.1, over
+    # most of it −9.9–2.1; over the mouth or one eye only 7.0–22 (mostly not caught).
+    face_covered_presence: float = 0.0
+    face_occluded_presence: float = 8.0
+    # ...or the mouth or an eye no longer looks like itself in the rest of the clip (the lowest
+    # correlation of the three with their clip medians, metrics.py): below "covered" an error,
+    # below "occluded" a warning. Measured: uncovered, every carphone frame 0.60 or more, the
+    # astronaut 0.94 or more; a real hand, a cup or a cat's head over carphone's mouth or one
+    # eye −0.34–0.46 (one at 0.57); over the astronaut's mouth 0.29–0.47, her eye −0.13–−0.10.
+    face_covered_match: float = 0.2
+    face_occluded_match: float = 0.5
     # A span has a problem when at least this fraction of its sampled frames show it.
     span_error_fraction: float = 0.25
     span_warn_fraction: float = 0.10
@@ -65,6 +80,12 @@ class Quality:
     # contrast 19–22, box overlap with the previous sample 0.87–0.98 once it stands; bikes.mp4
     # size 0.13–0.41 and overlap 0.34–0.73.
     subject_contrast_min: float = 8.0
+    # A region without texture or detail is a plain shape, not a character (no_subject): the
+    # share of its inner pixels with texture or edges (subjects.py) must reach this. Measured:
+    # flat rectangles and ellipses of four colours and three sizes on a plain wall, a brick wall
+    # and a coffee photo at most 0.001; bigbuckbunny's rabbit, carphone's man, the cat's head
+    # (lit, dark, small, blurred) and the astronaut's head 0.54–0.85.
+    subject_detail_min: float = 0.15
     subject_size_min: float = 0.15  # below: error subject_too_small
     subject_size_good: float = 0.25  # below: warning subject_too_small
     # Share of the frame's saliency outside the subject: above "warn" a warning, above "max" an

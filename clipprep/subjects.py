@@ -61,6 +61,13 @@ _COMPETING_RATIO = 0.5
 # The motion average, and the change (0..255) that counts as full motion.
 _MOTION_MEMORY = 0.7
 _MOTION_FULL = 12.0
+# Detail: the subject's box is looked at this many pixels square, without a margin of this
+# fraction on each side (where the coarse region mask meets the background: a plain shape's
+# own outline must not count as its detail); a pixel is "detail" where lightness changes by at
+# least this much (~ΔE per pixel at that scale, as if the frame were lit normally).
+_DETAIL_SIZE = 64
+_DETAIL_MARGIN = 0.15
+_DETAIL_STEP = 2.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,9 @@ class Subject:
     clutter: float  # share of the frame's saliency outside the subject, 0 (clean) .. 1
     competing: int  # other regions with at least half the subject's saliency
     stability: float  # overlap (IoU) with the previous sample's subject box; 1 when steady
+    # Share of the subject's inner pixels with texture or an edge (0: a plain, flat shape; a
+    # real character, drawn or filmed, has eyes, fur, folds, shading: see Quality).
+    detail: float = 1.0
 
     @property
     def size(self) -> float:
@@ -117,8 +127,9 @@ class SubjectFinder:
         self._previous_box = box
         if subject is None:
             return None
-        x, y, w, h, contrast, clutter, competing = subject
-        return Subject(x, y, w, h, contrast / dimming, clutter, competing, stability)
+        x, y, w, h, contrast, clutter, competing, region = subject
+        detail = _detail(rgb, region, (x, y, w, h), dimming)
+        return Subject(x, y, w, h, contrast / dimming, clutter, competing, stability, detail)
 
     def _motion_weight(self, gray: np.ndarray) -> np.ndarray:
         """0..1 per pixel: how much it has been moving lately."""
@@ -189,7 +200,8 @@ def _distance_to_colours(pixels: np.ndarray, colours: np.ndarray) -> np.ndarray:
 
 
 def _main_region(saliency: np.ndarray, distance: np.ndarray, min_distance: float):
-    """(x, y, w, h, contrast, clutter, competing) of the most salient region, or None."""
+    """(x, y, w, h, contrast, clutter, competing, region mask) of the most salient region, or
+    None."""
     import cv2
 
     # Smoothed first: Otsu on the raw map cut the subject into specks and merged the rest.
@@ -208,6 +220,49 @@ def _main_region(saliency: np.ndarray, distance: np.ndarray, min_distance: float
     competing = sum(1 for k in big if k != main and mass[k] >= _COMPETING_RATIO * mass[main])
     total = float(mass[1:].sum())
     x, y, w, h = (int(v) for v in stats[main, :4])
-    contrast = float(distance[labels == main].mean())
+    region = labels == main
+    contrast = float(distance[region].mean())
     clutter = 1.0 - float(mass[main]) / total if total > 0 else 0.0
-    return x / width, y / height, w / width, h / height, contrast, clutter, competing
+    return x / width, y / height, w / width, h / height, contrast, clutter, competing, region
+
+
+def _detail(rgb: np.ndarray, region: np.ndarray, box: Box, dimming: float) -> float:
+    """Share of the subject's inner pixels where its lightness changes (texture, edges).
+
+    Looked at in the frame itself (the thumbnail the region was found on is too coarse for
+    texture), on the box without its margins, where the region mask says the subject is.
+    Measured (every sample): flat rectangles and ellipses in four colours and three sizes on a
+    plain wall, scikit-image's brick wall or its coffee photo at most 0.001; real subjects 0.54
+    or more (bigbuckbunny's rabbit 0.57–0.85, carphone's man 0.54–0.79, the cat's head
+    0.76–0.85 lit, in the dark or small, 0.67–0.69 blurred by a 4 px Gaussian, the astronaut's
+    head 0.63–0.70). Costs ~0.2 ms per sample.
+    """
+    import cv2
+
+    size = _DETAIL_SIZE
+    x, y, w, h = box
+    height, width = rgb.shape[:2]
+    x0, y0 = int(x * width), int(y * height)
+    x1, y1 = max(x0 + 2, round((x + w) * width)), max(y0 + 2, round((y + h) * height))
+    # Bilinear, not area: 0.02 ms instead of 0.4 (it reads 4 pixels per output pixel, not all
+    # of them); a flat shape stays flat either way, and texture stays texture.
+    crop = cv2.resize(rgb[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_LINEAR)
+    mask_h, mask_w = region.shape
+    mx0, my0 = int(x * mask_w), int(y * mask_h)
+    mx1, my1 = max(mx0 + 1, round((x + w) * mask_w)), max(my0 + 1, round((y + h) * mask_h))
+    inside = cv2.resize(
+        region[my0:my1, mx0:mx1].astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST
+    ).astype(bool)
+    margin = round(_DETAIL_MARGIN * size)
+    inner = np.zeros_like(inside)
+    inner[margin:-margin, margin:-margin] = True
+    inside &= inner
+    if inside.sum() < 0.1 * size * size:  # a thin or hollow region: its inner box, then
+        inside = inner
+    lightness = _cie_lab(crop)[..., 0] / dimming
+    # Sobel's 3x3 kernel answers a slope of one per pixel with 8 (1 + 2 + 1, over two pixels).
+    step = (
+        np.hypot(cv2.Sobel(lightness, cv2.CV_32F, 1, 0), cv2.Sobel(lightness, cv2.CV_32F, 0, 1))
+        / 8.0
+    )
+    return float((step[inside] >= _DETAIL_STEP).mean())

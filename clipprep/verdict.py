@@ -229,14 +229,30 @@ def _lit(ms: list[FrameMetrics], target: str, field: str) -> float:
     return _median(getattr(lighting_of(m, target), field, None) for m in ms)
 
 
+def _no_subject_text(ms: list[FrameMetrics]) -> str:
+    """Why no subject: nothing stands out, or only a plain shape without any detail does.
+
+    (A region found at all differs from the background by at least subjects._MIN_DISTANCE,
+    above the contrast threshold: a frame flagged with a region had a plain one.)"""
+    plain = [m for m in ms if m.subject_detail is not None]
+    if len(plain) * 2 < len(ms):
+        return "nothing stands out from the background"
+    return (
+        "only a plain shape without texture or detail stands out (detail "
+        f"{_median(m.subject_detail for m in plain):.2f}): no face and nothing that looks "
+        "like a character"
+    )
+
+
 FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
     "no_face": (
         lambda ms, t: "no face is visible",
         "film the character's face, clearly visible",
     ),
     "no_subject": (
-        lambda ms, t: "nothing stands out from the background",
-        "film the character in front of a plain background it stands out from",
+        lambda ms, t: _no_subject_text(ms),
+        "film a character (a face, a mascot, an animal) in front of a plain background it "
+        "stands out from",
     ),
     "multiple_faces": (
         lambda ms, t: "more than one face is visible",
@@ -302,6 +318,14 @@ FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
     "blurry": (
         lambda ms, t: f"the {t} is not sharp (sharpness {_lit(ms, t, 'sharpness'):.0f})",
         "focus on the {noun} and avoid motion blur",
+    ),
+    "face_occluded": (
+        lambda ms, t: (
+            "the face is covered (a hand, a microphone, an object over it) or unlike a human "
+            f"face to the face mesh (presence {_median(m.face_presence for m in ms):.1f}, "
+            f"mouth and eyes match {_median(m.face_region_match for m in ms):.2f})"
+        ),
+        "keep hands, microphones and objects away from the face",
     ),
     "eyes_closed": (
         lambda ms, t: "the eyes are closed in part of the clip",
@@ -376,6 +400,28 @@ def _cut_problem(metrics, as_is: list[int], window: Window | None) -> list[Probl
             f"the clip cuts to another shot at {where}",
             fix,
             fixable=window is not None,
+        )
+    ]
+
+
+def target_notes(subject_mode: str, target: str, face_share: float, profile: Profile):
+    """The ``no_face`` note: ``auto`` found too little face and judged the main subject, so a
+    user who expected a face learns why the report speaks of "the subject"."""
+    if subject_mode != "auto" or target == FACE:
+        return []
+    if face_share <= 0:
+        found = "no face was found in the clip"
+    else:
+        needed = profile.quality.auto_face_share
+        found = f"a face was found in only {face_share:.0%} of the frames (auto needs {needed:.0%})"
+    return [
+        Problem(
+            "no_face",
+            INFO,
+            f"{found}, so the clip was judged by its main subject, whatever it is",
+            "if the character is a person, film the face clearly and facing the camera; "
+            "`--subject face` judges by the face only",
+            fixable=False,
         )
     ]
 

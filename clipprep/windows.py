@@ -113,6 +113,7 @@ def _face_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
     )
     closed = m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear
     _flag(flags, "eyes_closed", False, closed)
+    _flag(flags, "face_occluded", *_covered_levels(m, q))
 
 
 def _subject_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
@@ -128,8 +129,13 @@ def _subject_flags(flags: dict[str, str], m: FrameMetrics, q: Quality) -> None:
 
 
 def has_subject(m: FrameMetrics, q: Quality) -> bool:
-    """Whether a subject stands out from the background in this frame."""
-    return m.subject_contrast is not None and m.subject_contrast >= q.subject_contrast_min
+    """Whether a subject stands out from the background in this frame, with the texture or
+    detail of a character (a plain, flat shape is not one)."""
+    return (
+        m.subject_contrast is not None
+        and m.subject_contrast >= q.subject_contrast_min
+        and m.subject_detail >= q.subject_detail_min
+    )
 
 
 class Lighting(NamedTuple):
@@ -185,7 +191,36 @@ def _face_factors(m: FrameMetrics, q: Quality) -> list[float]:
         1.0 - 0.8 * _ramp(abs(m.yaw or 0.0), q.yaw_warn, q.yaw_max),
         1.0 - 0.8 * _ramp(abs(m.pitch or 0.0), q.pitch_warn, q.pitch_max),
         0.7 if m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear else 1.0,
+        _covered_factor(m, q),
     ]
+
+
+def _covered_levels(m: FrameMetrics, q: Quality) -> tuple[bool, bool]:
+    """Whether the face is covered at the error and at the warning level: from the face
+    mesh's presence score, or from the mouth or an eye not looking like itself."""
+    presence, match = m.face_presence, m.face_region_match
+    covered = (presence is not None and presence < q.face_covered_presence) or (
+        match is not None and match < q.face_covered_match
+    )
+    occluded = (presence is not None and presence < q.face_occluded_presence) or (
+        match is not None and match < q.face_occluded_match
+    )
+    return covered, occluded
+
+
+def _covered_factor(m: FrameMetrics, q: Quality) -> float:
+    """1 for an uncovered face; 0.6 once something covers part of it (face_occluded warning:
+    enough that a window of uncovered frames wins over a longer one holding some), down to 0.2
+    as it hides more (error)."""
+    if not _covered_levels(m, q)[1]:
+        return 1.0
+    visible = 1.0
+    if m.face_presence is not None:
+        visible = _ramp(m.face_presence, q.face_covered_presence, q.face_occluded_presence)
+    if m.face_region_match is not None:
+        part = _ramp(m.face_region_match, q.face_covered_match, q.face_occluded_match)
+        visible = min(visible, part)
+    return 0.2 + 0.4 * visible
 
 
 def _subject_factors(m: FrameMetrics, q: Quality) -> list[float]:

