@@ -10,6 +10,7 @@ is comparable across face sizes and a dark face does not read as a blurred one.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
