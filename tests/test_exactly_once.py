@@ -75,7 +75,7 @@ def test_concurrent_submits_create_exactly_once(api, ready_clip, tmp_path, proce
         uploads_before = len(api.uploads)
         runs = [start(api, ready_clip, ledger, name, "--wait", "120") for _ in range(processes)]
         results = [finish(run) for run in runs]
-        for code, out, err in results:
+        for code, _, err in results:
             assert code == 0, err
             assert "lost" not in err and "Traceback" not in err
         ids = {out.split()[0] for _, out, _ in results}
@@ -154,7 +154,7 @@ def test_claim_of_a_live_process_is_respected(api, ready_clip, tmp_path):
             (os.getpid(), process_started(os.getpid())),
         )
     polls = api.requests.count("result")
-    code, out, err = finish(start(api, ready_clip, ledger, "Joe", "--wait", "1", "--timeout", "1"))
+    code, _, err = finish(start(api, ready_clip, ledger, "Joe", "--wait", "1", "--timeout", "1"))
     assert code == 8, err
     assert f"pid {os.getpid()}" in err
     assert api.requests.count("result") == polls

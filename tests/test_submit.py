@@ -206,7 +206,7 @@ def test_invalid_name_is_refused_before_anything(api, send, ready_clip):
     assert api.requests == []
 
 
-def cli(*args, env_extra=None, **kwargs):
+def cli(*args, env_extra=None, timeout=300, **kwargs):
     env = {**os.environ, "WAVESPEED_API_KEY": API_KEY, **(env_extra or {})}
     return subprocess.run(
         [ENTRY, *args],
@@ -214,7 +214,7 @@ def cli(*args, env_extra=None, **kwargs):
         text=True,
         env=env,
         stdin=subprocess.DEVNULL,
-        timeout=300,
+        timeout=timeout,
         **kwargs,
     )
 
@@ -304,3 +304,153 @@ def test_redirect_is_not_followed_and_the_key_stays_home(api, send, ready_clip):
         assert api.created == 0
     finally:
         elsewhere.stop()
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r", "\r\n", " "])
+def test_key_with_a_copied_line_break_is_trimmed(api, send, ready_clip, tail):
+    assert send(ready_clip, api_key=API_KEY + tail).character_id
+    assert api.created == 1
+
+
+def test_key_with_a_control_character_inside_is_refused_without_echo(api, send, ready_clip):
+    with pytest.raises(UsageError) as error:
+        send(ready_clip, api_key="sk-test-\x1bZq8SECRET")
+    assert error.value.code == "invalid_api_key"
+    assert "control character" in error.value.message and "WAVESPEED_API_KEY" in error.value.hint
+    assert "Zq8SECRET" not in f"{error.value.message} {error.value.hint}"
+    assert api.requests == []
+
+
+def test_key_echoed_by_a_failed_prediction_is_redacted_everywhere(api, ready_clip, ledger_path):
+    import base64
+
+    encoded = base64.b64encode(API_KEY.encode()).decode()
+    api.prediction_mode = "fail"
+    api.prediction_error = f"bad input (key {API_KEY!r}, auth {encoded}, raw {API_KEY})"
+    result = cli(
+        "submit",
+        str(ready_clip),
+        "--name",
+        "Joe",
+        "--ledger",
+        str(ledger_path),
+        "--api-base",
+        api.base_url,
+        env_extra={"WAVESPEED_API_KEY": API_KEY + "\n"},
+    )
+    assert result.returncode == 7, result.stderr
+    assert "could not create the character: bad input" in result.stderr
+    shown = cli("characters", "show", "1", "--ledger", str(ledger_path))
+    listing = cli("characters", "list", "--ledger", str(ledger_path), "--json")
+    text = result.stdout + result.stderr + shown.stdout + shown.stderr + listing.stdout
+    assert "***" in shown.stdout
+    for secret in (API_KEY, encoded.rstrip("=")):
+        assert secret not in text
+        assert secret.encode() not in ledger_path.read_bytes()
+
+
+def test_credentials_in_the_base_url_are_refused(api, ready_clip, ledger_path):
+    base = api.base_url.replace("http://", "http://someone:hunter2pw@")
+    result = cli(
+        "submit", str(ready_clip), "--name", "Joe", "--ledger", str(ledger_path), "--api-base", base
+    )
+    assert result.returncode == 2
+    assert "error [credentials_in_url]" in result.stderr
+    assert "hunter2pw" not in result.stdout + result.stderr
+    assert api.requests == []
+    assert not ledger_path.exists() or b"hunter2pw" not in ledger_path.read_bytes()
+
+
+# --- bounded waits ---------------------------------------------------------------------------
+
+
+def test_a_trickling_poll_is_cut_at_the_wait(api, ready_clip, ledger_path):
+    api.fault("result", ("trickle", 1.0))
+    args = ("submit", str(ready_clip), "--name", "Joe", "--ledger", str(ledger_path))
+    started = time.monotonic()
+    result = cli(*args, "--wait", "5", "--api-base", api.base_url, timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 8, result.stderr
+    assert (
+        "error [still_pending]" in result.stderr and "run the same command again" in result.stderr
+    )
+    assert rows(ledger_path)[0].status == "pending"
+    again = cli(*args, "--api-base", api.base_url)
+    assert again.returncode == 0 and again.stdout.startswith("char_pred_")
+    assert api.create_calls == 1
+    print(f"trickled poll with --wait 5 ended after {elapsed:.1f} s")
+
+
+def test_a_trickling_create_is_cut_at_the_request_deadline(api, ready_clip, ledger_path):
+    api.fault("create", ("trickle", 1.0))
+    args = ("submit", str(ready_clip), "--name", "Joe", "--ledger", str(ledger_path))
+    result = cli(*args, "--timeout", "4", "--api-base", api.base_url, timeout=120)
+    assert result.returncode == 8, result.stderr
+    assert "error [outcome_unknown]" in result.stderr and "in time" in result.stderr
+    assert rows(ledger_path)[0].status == "unknown"  # the honest state: it may exist
+    assert api.create_calls == 1
+
+
+def test_submission_deadline_bounds_the_retries(api, send, ready_clip):
+    api.fault("upload", *[("trickle", 0.5)] * 5)
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip, request_deadline_s=1.5, deadline_s=3, retry=FAST)
+    assert error.value.code == "deadline_exceeded"
+    assert api.created == 0
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+def test_name_is_sent_trimmed(api, send, ready_clip, ledger_path):
+    assert send(ready_clip, name="  Joe\r\n").character_id
+    assert dict(api.created_names) == {"Joe": 1}
+    assert rows(ledger_path)[0].name == "Joe"
+    assert send(ready_clip, name="Joe").reused  # the same key
+
+
+def test_markup_name_does_not_break_the_listing(api, ready_clip, ledger_path):
+    result = cli(
+        "submit",
+        str(ready_clip),
+        "--name",
+        "[/]",
+        "--ledger",
+        str(ledger_path),
+        "--api-base",
+        api.base_url,
+    )
+    assert result.returncode == 0, result.stderr
+    listing = cli("characters", "list", "--ledger", str(ledger_path))
+    assert listing.returncode == 0, listing.stderr
+    assert "[/]" in listing.stdout and "MarkupError" not in listing.stderr
+
+
+def test_a_huge_name_gives_a_short_error(api, ready_clip, ledger_path):
+    result = cli(
+        "submit",
+        str(ready_clip),
+        "--name",
+        "N" * 10_000,
+        "--ledger",
+        str(ledger_path),
+        "--api-base",
+        api.base_url,
+    )
+    assert result.returncode == 2
+    assert "10000 characters" in result.stderr and len(result.stderr) < 500
+    assert api.requests == []
+
+
+# --- issue 15, bug 6: an unreachable service is recorded -------------------------------------
+
+
+def test_unreachable_service_is_recorded_as_failed(send, ready_clip, ledger_path):
+    with pytest.raises(ServiceError):
+        send(ready_clip, api_base="http://127.0.0.1:9")
+    [row] = rows(ledger_path)
+    assert row.status == "failed" and "cannot reach WaveSpeed" in row.error
+    assert row.owner_pid is None

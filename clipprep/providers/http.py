@@ -31,6 +31,7 @@ _MAX_JSON_BYTES = 10 * 1024 * 1024  # an API answer this big is not an answer
 # httpx's timeouts are per read: a server sending a byte a second never trips them. Every
 # request also has a total deadline, enforced by closing its socket.
 DEFAULT_REQUEST_DEADLINE_S = 120.0
+_MIN_SECRET_CHARS = 6
 
 
 class _TooLarge(Exception):
@@ -156,7 +157,8 @@ def secret_forms(key: str) -> list[str]:
     stripped = key.strip()
     if stripped and stripped != key:
         forms |= set(secret_forms(stripped))
-    return sorted((f for f in forms if f), key=len, reverse=True)
+    # A form this short would blank out ordinary words and paths (a key "x" is no secret).
+    return sorted((f for f in forms if len(f) >= _MIN_SECRET_CHARS), key=len, reverse=True)
 
 
 def redact_text(text: str, forms: list[str]) -> str:
