@@ -155,3 +155,52 @@ def test_unreadable_inputs(tmp_path, where):
         clip.chmod(0o644)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("unreadable") and "permission denied" in result.stdout
+
+
+# VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
+_PEAK_MEMORY = """
+import sys
+from clipprep.pipeline import Analyzer
+with Analyzer() as analyzer:
+    report = analyzer.check(sys.argv[1])
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+print(report.problems[0].code, peak // 1024)
+"""
+
+
+def test_huge_coded_size_is_refused_before_any_frame_is_decoded(tmp_path):
+    """A real 16000×16000 MJPEG frame (one 256 MB plane decoded): the header says enough."""
+    import subprocess
+    import sys
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    side = 16000
+    ok, jpeg = cv2.imencode(".jpg", np.full((side, side), 128, np.uint8))
+    assert ok
+    path = tmp_path / "huge.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = side, side, "yuvj420p"
+        for i in range(3):
+            packet = av.Packet(jpeg.tobytes())
+            packet.stream, packet.pts, packet.dts = stream, i, i
+            packet.time_base = Fraction(1, 25)
+            out.mux(packet)
+    del jpeg
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    code, peak_mb = result.stdout.split()
+    assert code == "limit_exceeded", result.stderr
+    # Decoding that one frame peaked at 323 MB; reading the header alone stays near 70 MB.
+    assert int(peak_mb) < 200, peak_mb
+    with pytest.raises(InputError) as error:
+        probe(path, max_pixels=7680 * 4320)
+    assert error.value.code == "limit_exceeded" and "16000×16000" in error.value.message
