@@ -26,11 +26,29 @@ import collections
 import http.server
 import itertools
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
 API_KEY = "sk-test-Zq8SECRETkey-0042"
+ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
+
+
+def run_clipprep(*args, env_extra=None, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+    """The real ``clipprep`` command, with the fake's key in the environment."""
+    env = {**os.environ, "WAVESPEED_API_KEY": API_KEY, **(env_extra or {})}
+    return subprocess.run(
+        [ENTRY, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 class FakeApi(http.server.ThreadingHTTPServer):

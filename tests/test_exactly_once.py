@@ -7,22 +7,12 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
-from fake_api import API_KEY, FakeApi
+from fake_api import API_KEY, ENTRY
 
 from clipprep.ledger import Ledger, process_started
-
-ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
-
-
-@pytest.fixture
-def api():
-    server = FakeApi().start()
-    yield server
-    server.stop()
 
 
 def start(api, clip, ledger, name, *extra, key=API_KEY):
@@ -120,19 +110,25 @@ def test_waiter_gives_up_clearly_and_a_dead_owner_is_taken_over(api, ready_clip,
     assert api.create_calls == api.created == 1
 
 
-def test_claim_of_a_recycled_pid_is_stale(api, ready_clip, tmp_path):
-    """A claim names a live pid (this test's), but a process started at another time."""
-    ledger = tmp_path / "ledger.sqlite3"
+def pending_claimed_by_this_test(api, clip, ledger, started_offset: float) -> None:
+    """A pending submission whose claim names this test's pid, with its start time moved by
+    ``started_offset`` (0: this very process, alive; otherwise a recycled pid)."""
     api.prediction_mode = "stay"
-    owner = start(api, ready_clip, ledger, "Joe", "--wait", "300")
+    owner = start(api, clip, ledger, "Joe", "--wait", "300")
     wait_for_status(ledger, "pending", owner)
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     with sqlite3.connect(ledger) as db:
         db.execute(
             "UPDATE submissions SET owner_pid = ?, owner_started = ?",
-            (os.getpid(), process_started(os.getpid()) - 1),
+            (os.getpid(), process_started(os.getpid()) + started_offset),
         )
+
+
+def test_claim_of_a_recycled_pid_is_stale(api, ready_clip, tmp_path):
+    """A claim names a live pid (this test's), but a process started at another time."""
+    ledger = tmp_path / "ledger.sqlite3"
+    pending_claimed_by_this_test(api, ready_clip, ledger, started_offset=-1)
     api.prediction_mode = "complete"
     code, out, err = finish(start(api, ready_clip, ledger, "Joe", "--wait", "60"))
     assert code == 0, err
@@ -143,16 +139,7 @@ def test_claim_of_a_recycled_pid_is_stale(api, ready_clip, tmp_path):
 def test_claim_of_a_live_process_is_respected(api, ready_clip, tmp_path):
     """The same pid and start time: the owner is alive, so nothing is sent."""
     ledger = tmp_path / "ledger.sqlite3"
-    api.prediction_mode = "stay"
-    owner = start(api, ready_clip, ledger, "Joe", "--wait", "300")
-    wait_for_status(ledger, "pending", owner)
-    owner.send_signal(signal.SIGKILL)
-    owner.wait()
-    with sqlite3.connect(ledger) as db:
-        db.execute(
-            "UPDATE submissions SET owner_pid = ?, owner_started = ?",
-            (os.getpid(), process_started(os.getpid())),
-        )
+    pending_claimed_by_this_test(api, ready_clip, ledger, started_offset=0)
     polls = api.requests.count("result")
     code, _, err = finish(start(api, ready_clip, ledger, "Joe", "--wait", "1", "--timeout", "1"))
     assert code == 8, err

@@ -10,24 +10,15 @@ import resource
 import sqlite3
 import stat
 import subprocess
-import sys
 
 import pytest
-from fake_api import API_KEY, FakeApi
+from fake_api import API_KEY, ENTRY, run_clipprep
 
 from clipprep.files import sha256_file
 from clipprep.ledger import SCHEMA_VERSION, Ledger, Owner
 
-ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_FOWNER = 1, 2, 3
-
-
-@pytest.fixture
-def api():
-    server = FakeApi().start()
-    yield server
-    server.stop()
 
 
 def _without_permission_bypass():
@@ -40,20 +31,10 @@ def _without_permission_bypass():
                 raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-def cli(*args, api=None, read_only=False, **kwargs):
-    env = {**os.environ, "WAVESPEED_API_KEY": API_KEY}
-    if api is not None:
-        env["CLIPPREP_API_BASE"] = api.base_url
-    return subprocess.run(
-        [ENTRY, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-        preexec_fn=_without_permission_bypass if read_only else None,
-        **kwargs,
-    )
+def cli(*args, api=None, read_only=False):
+    base = {"CLIPPREP_API_BASE": api.base_url} if api is not None else {}
+    preexec = _without_permission_bypass if read_only else None
+    return run_clipprep(*args, env_extra=base, preexec_fn=preexec)
 
 
 def assert_one_clear_error(result, code):

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from fake_api import API_KEY, FakeApi
+from fake_api import API_KEY, FakeApi, run_clipprep
 
 from clipprep.errors import AuthError, OutcomeUnknown, ServiceError, ServiceGone, UsageError
 from clipprep.ledger import Ledger
@@ -20,13 +20,6 @@ from clipprep.synth import Segment
 
 FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
-
-
-@pytest.fixture
-def api():
-    server = FakeApi().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -206,17 +199,13 @@ def test_invalid_name_is_refused_before_anything(api, send, ready_clip):
     assert api.requests == []
 
 
-def cli(*args, env_extra=None, timeout=300, **kwargs):
-    env = {**os.environ, "WAVESPEED_API_KEY": API_KEY, **(env_extra or {})}
-    return subprocess.run(
-        [ENTRY, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=timeout,
-        **kwargs,
-    )
+cli = run_clipprep
+
+
+def submit_cli(api, clip, ledger, *extra, name="Joe", **kwargs):
+    """``clipprep submit CLIP --name NAME --ledger LEDGER --api-base FAKE ...``."""
+    args = ("submit", str(clip), "--name", name, "--ledger", str(ledger))
+    return cli(*args, "--api-base", api.base_url, *extra, **kwargs)
 
 
 def test_killed_mid_poll_resumes_without_a_second_create(api, ready_clip, ledger_path):
@@ -330,16 +319,8 @@ def test_key_echoed_by_a_failed_prediction_is_redacted_everywhere(api, ready_cli
     encoded = base64.b64encode(API_KEY.encode()).decode()
     api.prediction_mode = "fail"
     api.prediction_error = f"bad input (key {API_KEY!r}, auth {encoded}, raw {API_KEY})"
-    result = cli(
-        "submit",
-        str(ready_clip),
-        "--name",
-        "Joe",
-        "--ledger",
-        str(ledger_path),
-        "--api-base",
-        api.base_url,
-        env_extra={"WAVESPEED_API_KEY": API_KEY + "\n"},
+    result = submit_cli(
+        api, ready_clip, ledger_path, env_extra={"WAVESPEED_API_KEY": API_KEY + "\n"}
     )
     assert result.returncode == 7, result.stderr
     assert "could not create the character: bad input" in result.stderr
@@ -354,9 +335,7 @@ def test_key_echoed_by_a_failed_prediction_is_redacted_everywhere(api, ready_cli
 
 def test_credentials_in_the_base_url_are_refused(api, ready_clip, ledger_path):
     base = api.base_url.replace("http://", "http://someone:hunter2pw@")
-    result = cli(
-        "submit", str(ready_clip), "--name", "Joe", "--ledger", str(ledger_path), "--api-base", base
-    )
+    result = submit_cli(api, ready_clip, ledger_path, "--api-base", base)
     assert result.returncode == 2
     assert "error [credentials_in_url]" in result.stderr
     assert "hunter2pw" not in result.stdout + result.stderr
@@ -369,16 +348,15 @@ def test_credentials_in_the_base_url_are_refused(api, ready_clip, ledger_path):
 
 def test_a_trickling_poll_is_cut_at_the_wait(api, ready_clip, ledger_path):
     api.fault("result", ("trickle", 1.0))
-    args = ("submit", str(ready_clip), "--name", "Joe", "--ledger", str(ledger_path))
     started = time.monotonic()
-    result = cli(*args, "--wait", "5", "--api-base", api.base_url, timeout=120)
+    result = submit_cli(api, ready_clip, ledger_path, "--wait", "5", timeout=120)
     elapsed = time.monotonic() - started
     assert result.returncode == 8, result.stderr
     assert (
         "error [still_pending]" in result.stderr and "run the same command again" in result.stderr
     )
     assert rows(ledger_path)[0].status == "pending"
-    again = cli(*args, "--api-base", api.base_url)
+    again = submit_cli(api, ready_clip, ledger_path)
     assert again.returncode == 0 and again.stdout.startswith("char_pred_")
     assert api.create_calls == 1
     print(f"trickled poll with --wait 5 ended after {elapsed:.1f} s")
@@ -386,8 +364,7 @@ def test_a_trickling_poll_is_cut_at_the_wait(api, ready_clip, ledger_path):
 
 def test_a_trickling_create_is_cut_at_the_request_deadline(api, ready_clip, ledger_path):
     api.fault("create", ("trickle", 1.0))
-    args = ("submit", str(ready_clip), "--name", "Joe", "--ledger", str(ledger_path))
-    result = cli(*args, "--timeout", "4", "--api-base", api.base_url, timeout=120)
+    result = submit_cli(api, ready_clip, ledger_path, "--timeout", "4", timeout=120)
     assert result.returncode == 8, result.stderr
     assert "error [outcome_unknown]" in result.stderr and "in time" in result.stderr
     assert rows(ledger_path)[0].status == "unknown"  # the honest state: it may exist
@@ -413,16 +390,7 @@ def test_name_is_sent_trimmed(api, send, ready_clip, ledger_path):
 
 
 def test_markup_name_does_not_break_the_listing(api, ready_clip, ledger_path):
-    result = cli(
-        "submit",
-        str(ready_clip),
-        "--name",
-        "[/]",
-        "--ledger",
-        str(ledger_path),
-        "--api-base",
-        api.base_url,
-    )
+    result = submit_cli(api, ready_clip, ledger_path, name="[/]")
     assert result.returncode == 0, result.stderr
     listing = cli("characters", "list", "--ledger", str(ledger_path))
     assert listing.returncode == 0, listing.stderr
@@ -430,18 +398,37 @@ def test_markup_name_does_not_break_the_listing(api, ready_clip, ledger_path):
 
 
 def test_a_huge_name_gives_a_short_error(api, ready_clip, ledger_path):
+    result = submit_cli(api, ready_clip, ledger_path, name="N" * 10_000)
+    assert result.returncode == 2
+    assert "10000 characters" in result.stderr and len(result.stderr) < 500
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("table", "words"),
+    [
+        ("path,title\nready.mp4,Joe\n", "needs the columns file,name (found: 'path', 'title')"),
+        ("file,name\nready.mp4," + "N" * 10_000 + "\n", "(10000 characters)"),
+    ],
+    ids=["wrong_header", "huge_name"],
+)
+def test_batch_names_csv_errors_are_short_usage_errors(api, ready_clip, tmp_path, table, words):
+    names = tmp_path / "names.csv"
+    names.write_text(table)
     result = cli(
-        "submit",
+        "batch",
         str(ready_clip),
-        "--name",
-        "N" * 10_000,
-        "--ledger",
-        str(ledger_path),
+        "--submit",
+        "--name-from",
+        f"csv:{names}",
+        "--out",
+        str(tmp_path / "out"),
         "--api-base",
         api.base_url,
     )
-    assert result.returncode == 2
-    assert "10000 characters" in result.stderr and len(result.stderr) < 500
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and len(result.stderr) < 500
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert api.requests == []
 
 
