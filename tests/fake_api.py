@@ -12,6 +12,8 @@ route takes the next one, if any:
 - ``("html",)``: do the work, answer 200 with an HTML page;
 - ``("huge", megabytes)``: do the work, answer 200 with a JSON body that large;
 - ``("redirect", url)``: answer 302 to ``url`` and do nothing;
+- ``("hold", event)``: wait until the ``threading.Event`` is set (at most 300 s), then do the
+  work and answer;
 - ``("trickle", seconds)``: do the work, then send the answer (status line and headers
   included) one byte every ``seconds``, for as long as the client listens.
 
@@ -134,8 +136,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers = fault[2] if len(fault) > 2 else {}
             self._send(fault[1], {"error": {"message": f"injected {fault[1]}"}}, headers)
             return
+        if fault and fault[0] == "hold":
+            fault[1].wait(300)
         status, answer = act()
-        if fault is None:
+        if fault is None or fault[0] == "hold":
             self._send(status, answer)
         elif fault[0] == "slow":
             time.sleep(fault[1])

@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
@@ -79,15 +80,18 @@ def test_concurrent_submits_create_exactly_once(api, ready_clip, tmp_path, proce
 
 def test_second_run_during_the_create_waits_for_it(api, ready_clip, tmp_path):
     ledger = tmp_path / "ledger.sqlite3"
-    api.fault("create", ("slow", 4))  # the create request is in flight for 4 s
+    release = threading.Event()
+    api.fault("create", ("hold", release))  # the create stays in flight until released
     first = start(api, ready_clip, ledger, "Joe")
     wait_for_status(ledger, "creating", first)
-    second = start(api, ready_clip, ledger, "Joe")
+    second = start(api, ready_clip, ledger, "Joe", "--wait", "120", "--timeout", "30")
+    said = second.stderr.readline()  # blocks until the second run says what it does
+    release.set()
     (code1, out1, err1), (code2, out2, err2) = finish(first), finish(second)
-    assert (code1, code2) == (0, 0), (err1, err2)
+    assert (code1, code2) == (0, 0), (err1, said + err2)
     assert out1.split()[0] == out2.split()[0]
-    assert f"being submitted by another process (pid {first.pid})" in err2
-    assert "lost" not in err2
+    assert f"being submitted by another process (pid {first.pid})" in said
+    assert "lost" not in said + err2
     assert api.create_calls == api.created == 1
 
 
