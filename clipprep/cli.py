@@ -357,9 +357,10 @@ _ledger_option = click.option(
     "--timeout",
     "request_deadline",
     type=click.FloatRange(min=1),
-    default=120,
+    default=30,
     show_default=True,
-    help="Seconds one request may take in all, however slowly the service answers.",
+    help="Seconds one request may take in all, however slowly the service answers "
+    "(4× for the request that sends the clip).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_ledger_option

@@ -133,9 +133,9 @@ def submit(
     """Create a character from ``path`` named ``name`` (see the module docstring).
 
     ``timeout``: seconds one read may wait; ``request_deadline_s``: seconds one request may take
-    in all; ``poll_deadline_s``: seconds to wait for the result; ``deadline_s``: seconds the whole
-    submission may take, waiting for another process included (default: the poll deadline plus
-    three request deadlines).
+    in all (four times that for a request carrying the clip); ``poll_deadline_s``: seconds to
+    wait for the result; ``deadline_s``: seconds the whole submission may take, waiting for
+    another process included (default: the poll deadline plus ten request deadlines).
 
     Raises :class:`PreflightError`, :class:`UsageError`, :class:`InputError`,
     :class:`AuthError`, :class:`LedgerError`, :class:`OutcomeUnknown` or another
@@ -162,7 +162,7 @@ def submit(
         transport=transport,
         request_deadline_s=request_deadline_s,
     )
-    total = deadline_s if deadline_s is not None else poll_deadline_s + 3 * request_deadline_s
+    total = deadline_s if deadline_s is not None else poll_deadline_s + 10 * request_deadline_s
     client.deadline = time.monotonic() + total
     owned_ledger = not isinstance(ledger, Ledger)
     book = None

@@ -29,8 +29,10 @@ _NOT_ACTED_STATUSES = {429, 503}
 _MAX_RETRY_AFTER_S = 60.0
 _MAX_JSON_BYTES = 10 * 1024 * 1024  # an API answer this big is not an answer
 # httpx's timeouts are per read: a server sending a byte a second never trips them. Every
-# request also has a total deadline, enforced by closing its socket.
-DEFAULT_REQUEST_DEADLINE_S = 120.0
+# request also has a total deadline, enforced by closing its socket: a JSON request (create,
+# poll) gets DEFAULT_REQUEST_DEADLINE_S, one that carries the clip this many times more.
+DEFAULT_REQUEST_DEADLINE_S = 30.0
+_UPLOAD_DEADLINE_FACTOR = 4
 _MIN_SECRET_CHARS = 6
 
 
@@ -204,6 +206,7 @@ class ApiClient:
         self._sleep = sleep
         self._timeout = timeout
         self.request_deadline_s = request_deadline_s
+        self.upload_deadline_s = request_deadline_s * _UPLOAD_DEADLINE_FACTOR
         # A deadline (time.monotonic()) no request may pass: the submission's, set by it.
         self.deadline: float | None = None
         self._client = httpx.Client(
@@ -225,14 +228,17 @@ class ApiClient:
         they got; exceptions show it escaped; Basic auth in base64)."""
         return redact_text(text, self._forms)
 
-    def request(self, method: str, path: str, *, creates: bool = False, **kwargs) -> dict:
+    def request(
+        self, method: str, path: str, *, creates: bool = False, uploads: bool = False, **kwargs
+    ) -> dict:
         """Send a request and return its JSON object, retrying where that is safe.
 
         ``creates``: the request makes something billable (see the module docstring).
+        ``uploads``: it carries the clip (a longer total deadline).
         """
         import httpx
 
-        until = time.monotonic() + self.request_deadline_s
+        until = time.monotonic() + (self.upload_deadline_s if uploads else self.request_deadline_s)
         if self.deadline is not None:
             until = min(until, self.deadline)
         attempt = 0
