@@ -179,6 +179,10 @@ class Ledger:
         self.path = Path(path) if path is not None else default_ledger_path()
         self.writable = False
         self._db: sqlite3.Connection | None = None
+        if self.path.is_dir():
+            raise self._error("ledger_unreadable", "is a folder", "pass a file path")
+        if self.path.exists() and not self.path.is_file():  # a FIFO would block SQLite forever
+            raise self._error("ledger_unreadable", "is not a regular file", "pass a file path")
         if read_only or not self._create_file():
             if self.path.exists() or not read_only:
                 self._db = self._open_read_only()
@@ -196,10 +200,13 @@ class Ledger:
             if not self.path.parent.exists():
                 self.path.parent.mkdir(mode=0o700, parents=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
+            try:
+                # A ledger an older clipprep made 0644: it holds ids and URLs, keep it private.
+                if os.fstat(fd).st_mode & 0o077 and os.fstat(fd).st_uid == os.geteuid():
+                    os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
             return True
-        except IsADirectoryError:
-            raise self._error("ledger_unreadable", "is a folder", "pass a file path") from None
         except OSError as exc:
             if self.path.is_file():
                 return False  # readable perhaps: answering from it may still work
@@ -226,10 +233,6 @@ class Ledger:
         return db
 
     def _open_read_only(self) -> sqlite3.Connection:
-        if self.path.is_dir():
-            raise self._error("ledger_unreadable", "is a folder", "pass a file path")
-        if not self.path.is_file():
-            raise self._error("ledger_unreadable", "is not a regular file", "check --ledger")
         uri = self.path.resolve().as_uri()
         last: sqlite3.Error | None = None
         # mode=ro needs the WAL index (-shm) to be creatable; immutable=1 reads the file alone

@@ -214,3 +214,16 @@ def test_show_prints_iso_times(tmp_path, ready_clip):
 
     stamps = re.findall(r"created_at: (\S+)", result.stdout)
     assert stamps and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", stamps[0])
+
+
+def test_fifo_ledger_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "ledger.sqlite3"
+    os.mkfifo(fifo)
+    assert_one_clear_error(cli("characters", "list", "--ledger", str(fifo)), "ledger_unreadable")
+
+
+def test_an_older_world_readable_ledger_is_made_private(tmp_path, ready_clip):
+    ledger = completed_ledger(tmp_path / "old.sqlite3", ready_clip)
+    ledger.chmod(0o644)
+    Ledger(ledger).close()
+    assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
