@@ -247,7 +247,7 @@ def _claim(session, digest, clip, name, base, force) -> Claim:
         if claim.state != "busy":
             return claim
         finished = _wait_for_owner(session, claim.submission, clip, name)
-        if finished.status == FAILED:
+        if finished is not None and finished.status == FAILED:
             raise ServiceError(
                 f"another process (pid {claim.submission.owner_pid}) submitted {clip.name} as "
                 f"{name!r} at the same time, and it failed: {finished.error}",
@@ -256,8 +256,9 @@ def _claim(session, digest, clip, name, base, force) -> Claim:
             )
 
 
-def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submission:
-    """Wait until the process owning ``held`` lets go of it (or dies); return the row then."""
+def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submission | None:
+    """Wait until the process owning ``held`` lets go of it (or dies); return the row then
+    (None: the owner dropped it, its clip refused before anything was sent)."""
     pid = held.owner_pid
     session.log(
         f"{clip.name} as {name!r} is being submitted by another process (pid {pid}); "
@@ -272,7 +273,10 @@ def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submiss
                 hint="run the same command again later: it answers with that process's result",
             )
         time.sleep(_OWNER_POLL_S)
-        row = session.ledger.get(held.id)
+        try:
+            row = session.ledger.get(held.id)
+        except KeyError:
+            return None
         if row.owner_pid != pid or row.owner_host != held.owner_host:
             return row
         if not Owner(pid, row.owner_started, row.owner_host or "").is_alive():

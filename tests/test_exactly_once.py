@@ -149,3 +149,16 @@ def test_claim_of_a_live_process_is_respected(api, ready_clip, tmp_path):
     assert code == 8, err
     assert f"pid {os.getpid()}" in err
     assert api.requests.count("result") == polls
+
+
+def test_concurrent_submits_of_a_rejected_clip_both_refuse_it(api, make_clip, tmp_path):
+    from clipprep.synth import Segment
+
+    dark = make_clip("dark_submit.mp4", [Segment(3.0, "face", brightness=0.12)])
+    ledger = tmp_path / "ledger.sqlite3"
+    runs = [start(api, dark, ledger, "Joe", "--wait", "120") for _ in range(2)]
+    for code, _, err in (finish(run) for run in runs):
+        assert code == 4, err
+        assert "error [preflight_rejected]" in err and "internal error" not in err
+    assert api.requests == []
+    assert rows_named(ledger, "Joe") == []  # nothing was sent, nothing is kept
