@@ -113,7 +113,7 @@ def probe(path: str | os.PathLike, *, max_pixels: int | None = None) -> Probe:
     import av  # heavy: imported only when a file is actually probed
 
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = _open(path, max_pixels)
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             f"{path.name}: not a readable media file ({_reason(exc)})",
@@ -127,6 +127,23 @@ def probe(path: str | os.PathLike, *, max_pixels: int | None = None) -> Probe:
                 f"{path.name}: the file is damaged ({_reason(exc)})",
                 hint="re-export or re-download the clip",
             ) from None
+
+
+def _open(path: Path, max_pixels: int | None):
+    import av
+
+    # Opening already decodes a few frames (FFmpeg's find_stream_info, to learn H.264's decode
+    # delay): the decoder's own max_pixels option stops that for a huge frame too.
+    options = {"max_pixels": str(max_pixels)} if max_pixels else {}
+    container = av.open(str(path), metadata_errors="ignore", options=options)
+    video = container.streams.video[0] if container.streams.video else None
+    context = video.codec_context if video is not None else None
+    if options and context is not None and not (context.width and context.height):
+        # A decoder that refused the frame can forget the size the container's header gave
+        # (MJPEG in Matroska): open again without the option to read it (no decoding then).
+        container.close()
+        container = av.open(str(path), metadata_errors="ignore")
+    return container
 
 
 def checked_size(path: Path) -> int:
