@@ -217,7 +217,7 @@ def _submit(session, clip, name, base, video_url, force, profile, analyzer, prep
         return _answer(session, claim.submission)
     submission = claim.submission
     try:
-        return _go_on(
+        result = _go_on(
             session, submission, clip, name, video_url, force, profile, analyzer, prepared_dir
         )
     finally:
@@ -225,6 +225,9 @@ def _submit(session, clip, name, base, video_url, force, profile, analyzer, prep
         # (a full disk) is harmless: a claim of a process that ended is stale.
         with contextlib.suppress(LedgerError):
             book.release(submission, session.owner)
+    with contextlib.suppress(LedgerError):
+        result.submission = book.get(submission.id)  # as released: no owner
+    return result
 
 
 def _answer(session, done: Submission) -> SubmitResult:

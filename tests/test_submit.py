@@ -59,6 +59,7 @@ def rows(ledger_path):
 def test_creates_once_and_answers_again_from_the_ledger(api, send, ready_clip, ledger_path):
     first = send(ready_clip)
     assert first.character_id.startswith("char_pred_")
+    assert first.submission.owner_pid is None  # released when done
     assert (api.create_calls, api.created) == (1, 1)
     assert api.requests[:2] == ["upload", "create"]
     seen = len(api.requests)
