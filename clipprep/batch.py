@@ -179,7 +179,13 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
     if not force:
         cached = cache.get(key)
         if cached is not None:
-            return {**cached, "path": path}, True
+            data = {**cached, "path": path}
+            if _needs_preparing(data, path, settings.prepare_dir):
+                # The same content under another path, or another --prepare folder: the
+                # analysis is reused, the prepared file is written where this run wants it.
+                data["prepared"] = _prepare_into(path, settings.prepare_dir)
+                cache.put(key, data)
+            return data, True
     try:
         data = _analyse(path, settings)
     except ClipprepError as exc:
@@ -209,10 +215,26 @@ def report_entry(report) -> dict:
     return data
 
 
+def prepared_target(path: str, folder: str) -> Path:
+    """Where ``batch --prepare`` writes a clip: its stem and a short hash of its absolute path,
+    so ``a/clip.mp4``, ``b/clip.mp4`` and ``b/clip.mov`` never share (and overwrite) a file."""
+    source = Path(path).absolute()
+    tag = hashlib.sha256(os.fsencode(source)).hexdigest()[:8]
+    return Path(folder) / f"{source.stem}-{tag}.mp4"
+
+
+def _needs_preparing(data: dict, path: str, folder: str | None) -> bool:
+    if not folder or data.get("verdict") not in ("fixable", "ready"):
+        return False
+    output = (data.get("prepared") or {}).get("output")
+    target = prepared_target(path, folder)
+    return output != str(target) or not target.is_file()
+
+
 def _prepare_into(path: str, folder: str) -> dict:
     from .export import prepare
 
-    target = Path(folder) / f"{Path(path).stem}.mp4"
+    target = prepared_target(path, folder)
     try:
         result = prepare(path, target, force=True, analyzer=_worker_analyzer)
     except ClipprepError as exc:

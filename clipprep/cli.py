@@ -76,7 +76,7 @@ def _exit_code_for(exc: ClipprepError) -> int:
         return EXIT_MODELS
     if isinstance(exc, UsageError):
         return EXIT_USAGE
-    if isinstance(exc, OutcomeUnknown) or exc.code == "still_pending":
+    if isinstance(exc, OutcomeUnknown) or exc.code in ("still_pending", "in_progress"):
         return EXIT_ATTENTION
     if isinstance(exc, ServiceError):
         return EXIT_SERVICE
@@ -369,6 +369,15 @@ _ledger_option = click.option(
     show_default=True,
     help="Seconds to wait for the character before giving up (it keeps its place).",
 )
+@click.option(
+    "--timeout",
+    "request_deadline",
+    type=click.FloatRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds one request may take in all, however slowly the service answers "
+    "(4× for the request that sends the clip).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_ledger_option
 @_profile_option
@@ -384,6 +393,7 @@ def submit(
     video_url,
     force,
     poll_deadline,
+    request_deadline,
     as_json,
     ledger,
     profile,
@@ -421,6 +431,8 @@ def submit(
                 profile=custom,
                 analyzer=analyzer,
                 poll_deadline_s=poll_deadline,
+                request_deadline_s=request_deadline,
+                timeout=min(30.0, request_deadline),
             )
         if as_json:
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -528,10 +540,7 @@ def _batch_names(clips, name_from: str) -> dict[str, str]:
     from .verdict import name_problems
 
     if name_from.startswith("csv:"):
-        import csv
-
-        with open(name_from[4:], newline="", encoding="utf-8") as handle:
-            table = {row["file"]: row["name"] for row in csv.DictReader(handle)}
+        table = _names_table(name_from[4:])
         names = {str(c): table.get(str(c), table.get(c.name, "")) for c in clips}
     elif name_from in ("stem", "parent"):
         names = {str(c): c.stem if name_from == "stem" else c.parent.name for c in clips}
@@ -539,13 +548,49 @@ def _batch_names(clips, name_from: str) -> dict[str, str]:
         raise UsageError(f"--name-from {name_from!r}", hint="stem, parent or csv:FILE")
     bad = {c: n for c, n in names.items() if name_problems(n, get_profile(None))}
     if bad:
-        listing = "; ".join(f"{Path(c).name}: {n!r}" for c, n in bad.items())
+        # Names are echoed cut short: a 10,000-character name must not make a 10 KB message.
+        listing = "; ".join(
+            f"{Path(c).name[:60]}: {_shortened(n)}" for c, n in list(bad.items())[:5]
+        )
+        if len(bad) > 5:
+            listing += f"; and {len(bad) - 5} more"
         raise UsageError(
             f"invalid character names: {listing}",
             code="invalid_name",
             hint="names must be 1–80 printable characters",
         )
     return names
+
+
+def _shortened(name: str, limit: int = 40) -> str:
+    """``name`` quoted, cut to ``limit`` characters with its length said when longer."""
+    if len(name) <= limit:
+        return repr(name)
+    return f"{name[:limit]!r}… ({len(name)} characters)"
+
+
+def _names_table(csv_path: str) -> dict[str, str]:
+    """file -> name from a CSV with the columns ``file`` and ``name``."""
+    import csv
+
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            if "file" not in columns or "name" not in columns:
+                found = ", ".join(repr(c[:40]) for c in columns[:6]) or "none"
+                raise UsageError(
+                    f"{Path(csv_path).name}: the CSV needs the columns file,name (found: {found})",
+                    code="bad_names_csv",
+                    hint="its first line must be: file,name",
+                )
+            return {row["file"] or "": (row["name"] or "").strip() for row in reader}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(
+            f"{Path(csv_path).name}: cannot read the names CSV ({exc})",
+            code="bad_names_csv",
+            hint="a UTF-8 CSV with the columns file,name",
+        ) from None
 
 
 def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path):
@@ -664,45 +709,74 @@ def characters() -> None:
 @characters.command("list")
 @_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one submission per line.")
-def characters_list(ledger, as_json):
+@_debug_option
+def characters_list(ledger, as_json, debug):
     """List every submission, newest first."""
-    from rich.table import Table
 
-    from .ledger import Ledger
+    def action() -> int:
+        from rich.table import Table
+        from rich.text import Text
 
-    with Ledger(ledger) as book:
-        rows = book.all()
-    if as_json:
+        from .ledger import Ledger
+
+        with Ledger(ledger, read_only=True) as book:
+            rows = book.all()
+            where = book.path
+        if as_json:
+            for row in rows:
+                click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
+            return EXIT_READY
+        if not rows:
+            click.echo(f"no submissions yet (ledger {where})")
+            return EXIT_READY
+        table = Table("#", "name", "provider", "status", "character", "clip", box=None)
         for row in rows:
-            click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
-        return
-    table = Table("#", "name", "provider", "status", "character", "clip", box=None)
-    for row in rows:
-        reference = row.character_id or row.prediction_id or ""
-        table.add_row(
-            str(row.id), row.name, row.provider, row.status, reference, Path(row.clip_path).name
-        )
-    _console().print(table)
+            reference = row.character_id or row.prediction_id or ""
+            # Text, not markup: a name like "[/]" is a name, not a closing tag.
+            cells = (row.name, row.provider, row.status, reference, Path(row.clip_path).name)
+            table.add_row(str(row.id), *(Text(cell) for cell in cells))
+        _console().print(table)
+        return EXIT_READY
+
+    sys.exit(_run(debug, action))
 
 
 @characters.command("show")
 @click.argument("key")
 @_ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the submission as JSON.")
-def characters_show(key, ledger, as_json):
+@_debug_option
+def characters_show(key, ledger, as_json, debug):
     """Show one submission, by ledger number, character id or prediction id."""
-    from .ledger import Ledger
 
-    with Ledger(ledger) as book:
-        row = book.find(key)
-    if row is None:
-        click.echo(f"clipprep: no submission {key!r} in the ledger", err=True)
-        sys.exit(EXIT_USAGE)
-    if as_json:
-        click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
-        return
-    for field, value in row.to_dict().items():
-        click.echo(f"{field:>14}: {value}")
+    def action() -> int:
+        from .ledger import Ledger
+
+        with Ledger(ledger, read_only=True) as book:
+            row = book.find(key)
+        if row is None:
+            raise UsageError(
+                f"no submission {key[:80]!r} in the ledger",
+                code="not_found",
+                hint="`clipprep characters list` shows them",
+            )
+        if as_json:
+            click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
+            return EXIT_READY
+        for field, value in row.to_dict().items():
+            if field.endswith("_at"):
+                value = _local_time(value)
+            click.echo(f"{field:>14}: {value}")
+        return EXIT_READY
+
+    sys.exit(_run(debug, action))
+
+
+def _local_time(seconds: float) -> str:
+    """ISO 8601 with the local zone's offset (2026-11-26T13:05:09+01:00)."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
 
 
 @main.group()

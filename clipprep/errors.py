@@ -65,3 +65,10 @@ class OutcomeUnknown(ServiceError):
     It is never re-sent automatically (that could pay for a character twice)."""
 
     default_code = "outcome_unknown"
+
+
+class LedgerError(ClipprepError):
+    """The submissions ledger cannot be read or written (damaged, read-only, disk full, from a
+    newer clipprep). The message says which file; the hint what to do."""
+
+    default_code = "ledger_error"

@@ -468,6 +468,12 @@ def check_output_path(source: Path, output: Path, force: bool) -> None:
         raise _exists(output)
     if output.exists() and output.is_dir():
         raise UsageError(f"{output} is a folder", hint="give a file name ending in .mp4")
+    if output.exists() and not output.is_file():  # even with force: never replace a device
+        raise UsageError(
+            f"{output} is not a regular file (a device, FIFO or socket); it is never replaced",
+            code="output_not_regular",
+            hint="give a file name ending in .mp4",
+        )
 
 
 def prepare(

@@ -25,7 +25,7 @@ from .frames import (
 )
 from .metrics import FrameMeasurer, FrameMetrics, with_region_matches
 from .pose import smooth_angles
-from .probe import Probe, checked_size, probe
+from .probe import Probe, checked_size, limit_error, probe
 from .profiles import SUBJECT_MODES, Profile, get_profile
 from .report import Report, summarize
 from .subjects import Subject, SubjectFinder
@@ -99,7 +99,7 @@ class Analyzer:
         path_text = os.fspath(path)
         try:
             self._check_size(Path(path))
-            facts = probe(path)
+            facts = probe(path, max_pixels=self.profile.limits.max_pixels)
             self._check_extent(facts)
             report = self._check_probed(Path(path), facts, name, started)
         except InputError as exc:
@@ -405,12 +405,7 @@ def _ordered(problems: list[Problem]) -> list[Problem]:
 
 
 def _limit(message: str) -> InputError:
-    return InputError(
-        message,
-        code="limit_exceeded",
-        hint="a characters clip is 2–4 s of at most 1080p; raise the limit in the profile "
-        "(Profile.limits) if this file is really wanted",
-    )
+    return limit_error(message)
 
 
 # Input errors that are about the file being unusable as a clip, not unreadable.

@@ -91,14 +91,29 @@ class Probe:
         return data
 
 
-def probe(path: str | os.PathLike) -> Probe:
-    """Read the facts about a media file; raise :class:`InputError` when it cannot be read."""
+LIMIT_HINT = (
+    "a characters clip is 2–4 s of at most 1080p; raise the limit in the profile "
+    "(Profile.limits) if this file is really wanted"
+)
+
+
+def limit_error(message: str) -> InputError:
+    """The error for a file past one of the profile's analysis limits."""
+    return InputError(message, code="limit_exceeded", hint=LIMIT_HINT)
+
+
+def probe(path: str | os.PathLike, *, max_pixels: int | None = None) -> Probe:
+    """Read the facts about a media file; raise :class:`InputError` when it cannot be read.
+
+    ``max_pixels``: refuse (``limit_exceeded``) a video whose coded size, read from the stream
+    header, is larger, before any frame is decoded (one 16000×16000 frame is 384 MB and more).
+    """
     path = Path(path)
     size = checked_size(path)
     import av  # heavy: imported only when a file is actually probed
 
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = _open(path, max_pixels)
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             f"{path.name}: not a readable media file ({_reason(exc)})",
@@ -106,12 +121,29 @@ def probe(path: str | os.PathLike) -> Probe:
         ) from None
     with container:
         try:
-            return _probe_open(container, path, size)
+            return _probe_open(container, path, size, max_pixels)
         except av.FFmpegError as exc:
             raise InputError(
                 f"{path.name}: the file is damaged ({_reason(exc)})",
                 hint="re-export or re-download the clip",
             ) from None
+
+
+def _open(path: Path, max_pixels: int | None):
+    import av
+
+    # Opening already decodes a few frames (FFmpeg's find_stream_info, to learn H.264's decode
+    # delay): the decoder's own max_pixels option stops that for a huge frame too.
+    options = {"max_pixels": str(max_pixels)} if max_pixels else {}
+    container = av.open(str(path), metadata_errors="ignore", options=options)
+    video = container.streams.video[0] if container.streams.video else None
+    context = video.codec_context if video is not None else None
+    if options and context is not None and not (context.width and context.height):
+        # A decoder that refused the frame can forget the size the container's header gave
+        # (MJPEG in Matroska): open again without the option to read it (no decoding then).
+        container.close()
+        container = av.open(str(path), metadata_errors="ignore")
+    return container
 
 
 def checked_size(path: Path) -> int:
@@ -144,7 +176,7 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def _probe_open(container, path: Path, size: int) -> Probe:
+def _probe_open(container, path: Path, size: int, max_pixels: int | None) -> Probe:
     video_stream = container.streams.video[0] if container.streams.video else None
     audio_stream = container.streams.audio[0] if container.streams.audio else None
     header_duration = _header_duration(container, video_stream)
@@ -156,6 +188,7 @@ def _probe_open(container, path: Path, size: int) -> Probe:
             hint="re-export the clip as H.264 MP4",
         )
     if video_stream is not None:
+        _check_coded_size(video_stream.codec_context, path, max_pixels)
         timestamps, first = _scan_video(container, video_stream)
         video = _video_info(video_stream, timestamps, first)
     if header_duration is not None:
@@ -172,6 +205,14 @@ def _probe_open(container, path: Path, size: int) -> Probe:
         video=video,
         audio=_audio_info(audio_stream) if audio_stream else None,
     )
+
+
+def _check_coded_size(ctx, path: Path, max_pixels: int | None) -> None:
+    if max_pixels and (ctx.width or 0) * (ctx.height or 0) > max_pixels:
+        raise limit_error(
+            f"{path.name}: {ctx.width}×{ctx.height} is over the {max_pixels / 1e6:.1f} Mpx "
+            "analysis limit"
+        )
 
 
 def _container_name(container, path: Path) -> str:

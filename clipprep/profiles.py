@@ -126,6 +126,9 @@ class Profile:
     min_short_side: int = 720
     max_short_side: int = 1080  # larger is scaled down by the service
     max_aspect: float = 2.67  # long side / short side, either orientation
+    # Below this many frames per second a clip is a slideshow (or its timestamps are stretched):
+    # the character would be judged on a frame or two. Real footage, even 10 fps webcams, is above.
+    min_fps: float = 5.0
     name_min_chars: int = 1
     name_max_chars: int = 80
     wants_audio: bool = True  # no audio is a warning, never an error

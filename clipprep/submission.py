@@ -1,35 +1,54 @@
 """``submit``: turn a clip into a character ID exactly once, and remember it.
 
-1. Preflight: the clip is checked; a ``fixable`` clip is prepared first; a ``rejected`` one is
+1. The ledger is asked first: a completed submission of the same clip (by content hash), name and
+   provider returns its character id with no request at all (a read-only ledger can answer).
+2. The submission is *claimed* in the ledger, atomically, before anything else (see
+   :meth:`clipprep.ledger.Ledger.claim`): a second process submitting the same clip and name
+   waits for the first (bounded by the deadline) and answers with its result, or says the clip
+   is being submitted by another process (pid). A claim left by a process that died is taken
+   over: a pending one is polled again; one whose create request went unanswered is reported,
+   never re-sent (``force`` starts anew).
+3. Preflight: the clip is checked; a ``fixable`` clip is prepared first; a ``rejected`` one is
    not uploaded unless ``force``.
-2. The ledger is asked first: a completed submission of the same clip (by content hash), name and
-   provider returns its character id with no request at all; a pending one is polled again; one
-   whose create request went unanswered is reported, never re-sent (``force`` starts anew).
-3. Upload (when the provider takes a URL), create, then wait for the result under a deadline,
-   each step bracketed by committed ledger writes (see :mod:`clipprep.ledger`).
+4. Upload (when the provider takes a URL), create, then wait for the result, each step
+   bracketed by committed ledger writes. The ids the service answers are logged before they are
+   written, so a failing disk cannot lose them. Every request has a total deadline
+   (``request_deadline_s``), and so has the whole submission (``deadline_s``).
 
-The API key comes from the provider's environment variable (or ``api_key``); it is sent only in
-the ``Authorization`` header and appears in no output, error, report or ledger row.
+The API key comes from the provider's environment variable (or ``api_key``), trimmed and checked
+for control characters; it is sent only in the ``Authorization`` header, and every string that
+reaches a message or the ledger is redacted of it (raw, escaped and base64 forms).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AuthError, ClipprepError, InputError, OutcomeUnknown, ServiceError, UsageError
+from .errors import (
+    AuthError,
+    ClipprepError,
+    InputError,
+    LedgerError,
+    OutcomeUnknown,
+    ServiceError,
+    UsageError,
+)
 from .files import sha256_file
-from .ledger import Ledger, Submission
+from .ledger import Claim, Ledger, Owner, Submission
 from .profiles import Profile, get_profile
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
-from .providers.http import ApiClient, RetryPolicy
+from .providers.http import DEFAULT_REQUEST_DEADLINE_S, ApiClient, RetryPolicy
 from .verdict import name_problems
 
 DEFAULT_POLL_DEADLINE_S = 600.0
 _POLL_FIRST_S, _POLL_GROWTH, _POLL_MAX_S = 2.0, 1.5, 15.0
+# How often a run waiting for another process's submission looks at the ledger.
+_OWNER_POLL_S = 0.25
 
 
 class PreflightError(ClipprepError):
@@ -76,9 +95,17 @@ class _Session:
 
     provider: Provider
     ledger: Ledger
+    client: ApiClient
     log: Callable[[str], None]
     poll_deadline_s: float
     poll_first_s: float
+    deadline: float  # time.monotonic() by which the whole submission gives up
+    owner: Owner
+
+    def save(self, submission: Submission, **changes) -> Submission:
+        """Write changes to the ledger, every string redacted of the key."""
+        clean = {k: self.client.redact(v) if isinstance(v, str) else v for k, v in changes.items()}
+        return self.ledger.update(submission, **clean)
 
 
 def submit(
@@ -97,27 +124,34 @@ def submit(
     timeout: float = 30.0,
     poll_deadline_s: float = DEFAULT_POLL_DEADLINE_S,
     poll_first_s: float = _POLL_FIRST_S,
+    request_deadline_s: float = DEFAULT_REQUEST_DEADLINE_S,
+    deadline_s: float | None = None,
     retry: RetryPolicy | None = None,
     transport=None,
     log: Callable[[str], None] = _stderr,
 ) -> SubmitResult:
     """Create a character from ``path`` named ``name`` (see the module docstring).
 
+    ``timeout``: seconds one read may wait; ``request_deadline_s``: seconds one request may take
+    in all (four times that for a request carrying the clip); ``poll_deadline_s``: seconds to
+    wait for the result; ``deadline_s``: seconds the whole submission may take, waiting for
+    another process included (default: the poll deadline plus ten request deadlines).
+
     Raises :class:`PreflightError`, :class:`UsageError`, :class:`InputError`,
-    :class:`AuthError`, :class:`OutcomeUnknown` or another :class:`ServiceError`.
+    :class:`AuthError`, :class:`LedgerError`, :class:`OutcomeUnknown` or another
+    :class:`ServiceError`.
     """
     clip = Path(path)
     provider_class = get_provider_class(provider)
     _check_name(name, profile)
+    name = name.strip()  # validated trimmed, so sent trimmed
     key = api_key or os.environ.get(provider_class.key_variable, "")
-    if not key:
+    if not key.strip():
         raise AuthError(
             f"no API key for {provider_class.service}",
             hint=f"set {provider_class.key_variable}",
         )
     base = api_base or os.environ.get("CLIPPREP_API_BASE") or provider_class.default_base
-    if not clip.is_file():
-        raise InputError(f"{clip}: no such file", hint="check the path")
     client = ApiClient(
         base,
         key,
@@ -126,18 +160,43 @@ def submit(
         timeout=timeout,
         retry=retry,
         transport=transport,
+        request_deadline_s=request_deadline_s,
     )
+    total = deadline_s if deadline_s is not None else poll_deadline_s + 10 * request_deadline_s
+    client.deadline = time.monotonic() + total
     owned_ledger = not isinstance(ledger, Ledger)
-    book = Ledger(ledger) if owned_ledger else ledger
+    book = None
     try:
-        session = _Session(provider_class(client), book, log, poll_deadline_s, poll_first_s)
+        if not clip.is_file():
+            raise InputError(f"{clip}: no such file", hint="check the path")
+        book = Ledger(ledger) if owned_ledger else ledger
+        session = _Session(
+            provider_class(client),
+            book,
+            client,
+            lambda message: log(client.redact(message)),
+            poll_deadline_s,
+            poll_first_s,
+            client.deadline,
+            Owner.me(),
+        )
         return _submit(
             session, clip, name, client.base_url, video_url, force, profile, analyzer, prepared_dir
         )
+    except ClipprepError as exc:
+        raise _redacted(exc, client) from None
     finally:
         client.close()
-        if owned_ledger:
+        if owned_ledger and book is not None:
             book.close()
+
+
+def _redacted(exc: ClipprepError, client: ApiClient) -> ClipprepError:
+    """The same error with the key blanked out of its message and hint."""
+    exc.message = client.redact(exc.message)
+    exc.hint = client.redact(exc.hint) if exc.hint else exc.hint
+    exc.args = (exc.message,)
+    return exc
 
 
 def _check_name(name: str, profile: str | Profile | None) -> None:
@@ -149,51 +208,135 @@ def _check_name(name: str, profile: str | Profile | None) -> None:
 def _submit(session, clip, name, base, video_url, force, profile, analyzer, prepared_dir):
     provider, book = session.provider, session.ledger
     digest = sha256_file(clip)
-    previous = None if force else book.latest(digest, name, provider.name)
-    if previous is not None:
-        resumed = _resume(session, previous)
-        if resumed is not None:
-            return resumed
-    if previous is not None and previous.status == "uploaded":
-        submission, sent, verdict = previous, previous.clip_path, None
-    else:
-        sent, verdict = _preflight(
-            clip, name, video_url, force, profile, analyzer, prepared_dir, digest, session.log
+    if not force:  # a plain read: a read-only ledger answers too
+        previous = book.latest(digest, name, provider.name)
+        if previous is not None and previous.status == COMPLETED:
+            return _answer(session, previous)
+    claim = _claim(session, digest, clip, name, base, force)
+    if claim.state == "done":
+        return _answer(session, claim.submission)
+    submission = claim.submission
+    try:
+        result = _go_on(
+            session, submission, clip, name, video_url, force, profile, analyzer, prepared_dir
         )
-        submission = book.start(
+    finally:
+        # The row keeps its status; whoever comes next continues from it. Failing to release
+        # (a full disk) is harmless: a claim of a process that ended is stale.
+        with contextlib.suppress(LedgerError):
+            book.release(submission, session.owner)
+    with contextlib.suppress(LedgerError):
+        result.submission = book.get(submission.id)  # as released: no owner
+    return result
+
+
+def _answer(session, done: Submission) -> SubmitResult:
+    session.log(f"already created: {done.character_id} (ledger #{done.id})")
+    return SubmitResult(done, reused=True)
+
+
+def _claim(session, digest, clip, name, base, force) -> Claim:
+    """Own this submission in the ledger, waiting (bounded) while another process does."""
+    while True:
+        claim = session.ledger.claim(
             clip_sha256=digest,
-            clip_path=str(sent),
+            clip_path=str(clip),
             name=name,
-            provider=provider.name,
+            provider=session.provider.name,
             api_base=base,
-            status="uploaded" if video_url or not provider.needs_upload else "uploading",
+            owner=session.owner,
+            force=force,
+        )
+        if claim.state != "busy":
+            return claim
+        finished = _wait_for_owner(session, claim.submission, clip, name)
+        if finished is not None and finished.status == FAILED:
+            raise ServiceError(
+                f"another process (pid {claim.submission.owner_pid}) submitted {clip.name} as "
+                f"{name!r} at the same time, and it failed: {finished.error}",
+                code="failed_elsewhere",
+                hint="running the command again makes a new attempt",
+            )
+
+
+def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submission | None:
+    """Wait until the process owning ``held`` lets go of it (or dies); return the row then
+    (None: the owner dropped it, its clip refused before anything was sent)."""
+    pid = held.owner_pid
+    session.log(
+        f"{clip.name} as {name!r} is being submitted by another process (pid {pid}); "
+        "waiting for its result"
+    )
+    while True:
+        if time.monotonic() + _OWNER_POLL_S > session.deadline:
+            raise ServiceError(
+                f"{clip.name} as {name!r} is still being submitted by another process "
+                f"(pid {pid}, ledger #{held.id}); nothing was sent by this one",
+                code="in_progress",
+                hint="run the same command again later: it answers with that process's result",
+            )
+        time.sleep(_OWNER_POLL_S)
+        try:
+            row = session.ledger.get(held.id)
+        except KeyError:
+            return None
+        if row.owner_pid != pid or row.owner_host != held.owner_host:
+            return row
+        if not Owner(pid, row.owner_started, row.owner_host or "").is_alive():
+            return row
+
+
+def _go_on(session, submission, clip, name, video_url, force, profile, analyzer, prepared_dir):
+    """Carry a claimed submission on from its status."""
+    provider = session.provider
+    if submission.status in ("creating", "unknown"):
+        if submission.status == "creating":  # its process died with the request out
+            submission = session.save(submission, status="unknown")
+        raise OutcomeUnknown(
+            f"ledger #{submission.id}: a create request for this clip and name was sent and its "
+            "answer never recorded; the character may exist",
+            hint="check your account first; `--force` creates a new one anyway",
+        )
+    if submission.status == "pending":
+        session.log(f"resuming ledger #{submission.id}: waiting for {submission.prediction_id}")
+        return SubmitResult(_wait(session, submission), reused=True)
+    sent, verdict = submission.clip_path, None
+    if submission.status != "uploaded":
+        try:
+            sent, verdict = _preflight(
+                clip,
+                name,
+                video_url,
+                force,
+                profile,
+                analyzer,
+                prepared_dir,
+                submission.clip_sha256,
+                session.log,
+            )
+        except ClipprepError:
+            if submission.status == "claimed":  # nothing was ever sent: forget it
+                session.ledger.discard(submission)
+            raise
+        uploaded = video_url or not provider.needs_upload
+        submission = session.save(
+            submission,
+            clip_path=str(sent),
+            status="uploaded" if uploaded else "uploading",
             upload_url=video_url,
         )
         if submission.status == "uploading":
             session.log(f"uploading {Path(sent).name} to {provider.service}")
-            url = provider.upload(Path(sent))
-            submission = book.update(submission, status="uploaded", upload_url=url)
+            try:
+                url = provider.upload(Path(sent))
+            except ServiceError as exc:  # nothing was created: a new attempt may follow
+                session.save(submission, status=FAILED, error=exc.message)
+                raise
+            submission = session.save(submission, status="uploaded", upload_url=url)
     submission = _create(session, submission, name, Path(sent))
     return SubmitResult(
         submission, reused=False, uploaded_path=str(sent), preflight_verdict=verdict
     )
-
-
-def _resume(session, previous: Submission) -> SubmitResult | None:
-    """Answer from the ledger where it can; None means: start a new submission."""
-    if previous.status == COMPLETED:
-        session.log(f"already created: {previous.character_id} (ledger #{previous.id})")
-        return SubmitResult(previous, reused=True)
-    if previous.status == "pending":
-        session.log(f"resuming ledger #{previous.id}: waiting for {previous.prediction_id}")
-        return SubmitResult(_wait(session, previous), reused=True)
-    if previous.status in ("creating", "unknown"):
-        raise OutcomeUnknown(
-            f"ledger #{previous.id}: a create request for this clip and name was sent and its "
-            "answer was lost; the character may exist",
-            hint="check your account first; `--force` creates a new one anyway",
-        )
-    return None  # uploading (redo it), uploaded (create next), failed (try again)
 
 
 def _preflight(clip, name, video_url, force, profile, analyzer, prepared_dir, digest, log):
@@ -244,43 +387,68 @@ def _prepared_folder() -> Path:
 
 
 def _create(session, submission: Submission, name: str, sent: Path) -> Submission:
-    provider, book = session.provider, session.ledger
+    provider = session.provider
     # Committed before the request leaves: if we die now, the ledger says "maybe created".
-    submission = book.update(submission, status="creating")
+    submission = session.save(submission, status="creating")
     session.log(f"creating character {name!r} with {provider.service}")
     try:
         outcome = provider.create(name=name, video_url=submission.upload_url, path=sent)
     except OutcomeUnknown as exc:
-        book.update(submission, status="unknown", error=exc.message)
+        session.save(submission, status="unknown", error=exc.message)
         raise
     except ServiceError as exc:  # a definite no: nothing was created
-        book.update(submission, status=FAILED, error=exc.message)
+        session.save(submission, status=FAILED, error=exc.message)
         raise
-    submission = _record(book, submission, outcome)
-    if submission.status == "pending":
+    if outcome.status == COMPLETED:
+        session.log(f"{provider.service} created {outcome.character_id}")
+    elif outcome.prediction_id:
+        # Said before it is written: if the disk is full, the id is still on the screen.
         session.log(f"{provider.service} is working on it ({outcome.prediction_id})")
+    submission = _record(session, submission, outcome)
+    if submission.status == "pending":
         submission = _wait(session, submission)
     return submission
 
 
-def _record(book: Ledger, submission: Submission, outcome: Outcome) -> Submission:
-    return book.update(
-        submission,
-        status=outcome.status,
-        prediction_id=outcome.prediction_id or submission.prediction_id,
-        character_id=outcome.character_id,
-        error=outcome.error,
-    )
+def _record(session, submission: Submission, outcome: Outcome) -> Submission:
+    try:
+        return session.save(
+            submission,
+            status=outcome.status,
+            prediction_id=outcome.prediction_id or submission.prediction_id,
+            character_id=outcome.character_id,
+            error=outcome.error,
+        )
+    except LedgerError as exc:
+        ids = ", ".join(
+            f"{label} {value}"
+            for label, value in (
+                ("prediction", outcome.prediction_id),
+                ("character", outcome.character_id),
+            )
+            if value
+        )
+        raise LedgerError(
+            f"{session.provider.service} answered ({ids or outcome.status}) but {exc.message}",
+            code=exc.code,
+            hint=f"keep this id; {exc.hint}",
+        ) from None
 
 
 def _wait(session, submission: Submission) -> Submission:
     """Poll with growing pauses until the character is done, failed, or the deadline passes."""
-    provider, book = session.provider, session.ledger
-    deadline = time.monotonic() + session.poll_deadline_s
+    provider, client = session.provider, session.client
+    deadline = min(time.monotonic() + session.poll_deadline_s, session.deadline)
+    client.deadline = deadline  # no poll request may outlast the wait
     pause = session.poll_first_s
     while True:
-        outcome = provider.poll(submission.prediction_id)
-        submission = _record(book, submission, outcome)
+        try:
+            outcome = provider.poll(submission.prediction_id)
+        except ServiceError as exc:
+            if exc.code != "deadline_exceeded":
+                raise
+            raise _still_pending(session, submission) from None
+        submission = _record(session, submission, outcome)
         if submission.status == COMPLETED:
             session.log(f"created {submission.character_id}")
             return submission
@@ -291,11 +459,15 @@ def _wait(session, submission: Submission) -> Submission:
                 hint="`clipprep check` the clip; running the command again makes a new attempt",
             )
         if time.monotonic() + pause > deadline:
-            raise ServiceError(
-                f"{provider.service} is still working on {submission.prediction_id} after "
-                f"{session.poll_deadline_s:g} s",
-                code="still_pending",
-                hint="run the same command again to keep waiting (nothing will be re-created)",
-            )
+            raise _still_pending(session, submission)
         time.sleep(pause)
         pause = min(_POLL_MAX_S, pause * _POLL_GROWTH)
+
+
+def _still_pending(session, submission: Submission) -> ServiceError:
+    return ServiceError(
+        f"{session.provider.service} is still working on {submission.prediction_id} after "
+        f"{session.poll_deadline_s:g} s",
+        code="still_pending",
+        hint="run the same command again to keep waiting (nothing will be re-created)",
+    )

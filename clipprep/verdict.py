@@ -115,6 +115,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
             )
         )
     found += _duration_problems(probe.duration_s, video.fps, profile, window)
+    found += _frame_rate_problems(probe, profile)
     if video.short_side < profile.min_short_side:
         add(
             Problem(
@@ -178,6 +179,27 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
             )
         )
     return found
+
+
+def _frame_rate_problems(probe: Probe, profile: Profile) -> list[Problem]:
+    """A frame rate far below video's: the header's average rate, or the frames there are for
+    the duration (a clip whose timestamps were stretched shows either)."""
+    video = probe.video
+    rate = video.fps
+    if probe.duration_s > 0 and video.frame_count:
+        rate = min(rate, video.frame_count / probe.duration_s)
+    if rate >= profile.min_fps * 0.99:  # 1% for rounding: 1500 frames in 300.0x s is 5 fps
+        return []
+    return [
+        Problem(
+            "low_frame_rate",
+            ERROR,
+            f"the clip has {rate:.3g} frames per second (at least {profile.min_fps:g} needed); "
+            "it would be judged on a frame or two",
+            "export the original recording at its real frame rate (24–60 fps)",
+            fixable=False,
+        )
+    ]
 
 
 def _duration_problems(

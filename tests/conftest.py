@@ -69,3 +69,13 @@ def rotated_clip(clip_dir) -> Path:
             yield np.ascontiguousarray(np.rot90(upright, k=1))
 
     return write_clip(clip_dir / "rotated.mp4", frames(), fps=25, rotation=-90)
+
+
+@pytest.fixture
+def api():
+    """The local fake characters API (tests/fake_api.py), one per test."""
+    from fake_api import FakeApi
+
+    server = FakeApi().start()
+    yield server
+    server.stop()

@@ -11,9 +11,15 @@ route takes the next one, if any:
 - ``("malformed",)``: do the work, answer 200 with broken JSON;
 - ``("html",)``: do the work, answer 200 with an HTML page;
 - ``("huge", megabytes)``: do the work, answer 200 with a JSON body that large;
-- ``("redirect", url)``: answer 302 to ``url`` and do nothing.
+- ``("redirect", url)``: answer 302 to ``url`` and do nothing;
+- ``("hold", event)``: wait until the ``threading.Event`` is set (at most 300 s), then do the
+  work and answer;
+- ``("trickle", seconds)``: do the work, then send the answer (status line and headers
+  included) one byte every ``seconds``, for as long as the client listens.
 
-``prediction_mode``: ``"complete"`` (after ``polls_before_done`` polls), ``"fail"``, ``"stay"``.
+``prediction_mode``: ``"complete"`` (after ``polls_before_done`` polls), ``"fail"`` (with
+``prediction_error`` as the error), ``"stay"``. ``on_create``: called when a create is acted on.
+``created_names`` counts the creates acted on per name.
 """
 
 from __future__ import annotations
@@ -22,11 +28,29 @@ import collections
 import http.server
 import itertools
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
 API_KEY = "sk-test-Zq8SECRETkey-0042"
+ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
+
+
+def run_clipprep(*args, env_extra=None, timeout=300, **kwargs) -> subprocess.CompletedProcess:
+    """The real ``clipprep`` command, with the fake's key in the environment."""
+    env = {**os.environ, "WAVESPEED_API_KEY": API_KEY, **(env_extra or {})}
+    return subprocess.run(
+        [ENTRY, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 class FakeApi(http.server.ThreadingHTTPServer):
@@ -42,7 +66,10 @@ class FakeApi(http.server.ThreadingHTTPServer):
         self.uploads: list[int] = []  # sizes of uploaded bodies
         self.predictions: dict[str, dict] = {}
         self.prediction_mode = "complete"
+        self.prediction_error = "no face found"
         self.polls_before_done = 1
+        self.on_create = None
+        self.created_names: collections.Counter = collections.Counter()
         self._ids = itertools.count(1)
 
     @property
@@ -109,8 +136,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             headers = fault[2] if len(fault) > 2 else {}
             self._send(fault[1], {"error": {"message": f"injected {fault[1]}"}}, headers)
             return
+        if fault and fault[0] == "hold":
+            fault[1].wait(300)
         status, answer = act()
-        if fault is None:
+        if fault is None or fault[0] == "hold":
             self._send(status, answer)
         elif fault[0] == "slow":
             time.sleep(fault[1])
@@ -122,9 +151,33 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_raw(200, b'{"data": {"id": "pred_', "application/json")
         elif fault[0] == "html":
             self._send_raw(200, b"<html><body>Maintenance</body></html>", "text/html")
+        elif fault[0] == "trickle":
+            self._trickle(status, answer, fault[1])
         elif fault[0] == "huge":
             padding = b"x" * (fault[1] * 2**20)
             self._send_raw(200, b'{"data": {"pad": "' + padding + b'"}}', "application/json")
+
+    def _trickle(self, status: int, payload: dict, seconds: float) -> None:
+        body = json.dumps(payload).encode()
+        head = (
+            f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        self.close_connection = True
+        try:
+            for byte in head + body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(seconds)
+        except OSError:
+            pass  # the client hung up: what a deadline should do
+
+    def _acted(self, name: str) -> None:
+        with self.server.lock:
+            self.server.created += 1
+            self.server.created_names[name] += 1
+        if self.server.on_create is not None:
+            self.server.on_create(name)
 
     def _upload(self, body: bytes):
         self.server.uploads.append(len(body))
@@ -133,8 +186,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _create_wavespeed(self, body: bytes):
         request = json.loads(body)
-        with self.server.lock:
-            self.server.created += 1
+        self._acted(request["name"])
         prediction = f"pred_{self.server.next_id()}"
         self.server.predictions[prediction] = {"name": request["name"], "polls": 0}
         return 200, {"code": 200, "data": {"id": prediction, "status": "created"}}
@@ -146,7 +198,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         record["polls"] += 1
         mode = self.server.prediction_mode
         if mode == "fail":
-            data = {"id": prediction, "status": "failed", "error": "no face found", "outputs": []}
+            error = self.server.prediction_error
+            data = {"id": prediction, "status": "failed", "error": error, "outputs": []}
         elif mode == "complete" and record["polls"] > self.server.polls_before_done:
             character = {"id": f"char_{prediction}", "name": record["name"]}
             data = {"id": prediction, "status": "completed", "outputs": [character]}
@@ -155,9 +208,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return 200, {"code": 200, "data": data}
 
     def _create_openai(self, body: bytes):
-        with self.server.lock:
-            self.server.created += 1
         name = body.split(b'name="name"\r\n\r\n', 1)[1].split(b"\r\n", 1)[0].decode()
+        self._acted(name)
         return 200, {"id": f"char_oa{self.server.next_id()}", "name": name, "created_at": 1}
 
     def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:

@@ -215,3 +215,27 @@ def test_settings_change_the_cache_key():
     assert base.cache_key("abc") != Settings(sample_fps=5).cache_key("abc")
     assert base.cache_key("abc") != Settings(profile="openai-characters").cache_key("abc")
     assert base.cache_key("abc") == Settings().cache_key("abc")
+
+
+def test_prepare_outputs_never_collide_and_follow_the_folder(ready_clip, tmp_path):
+    """a/clip.mp4, b/clip.mp4 (the same bytes) and b/clip.mov: three files, one per row; a
+    rerun into another --prepare folder writes there, though the analysis comes from the cache."""
+    from clipprep.synth import build_clip
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    clips = [tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4", tmp_path / "b" / "clip.mov"]
+    clips[0].write_bytes(ready_clip.read_bytes())
+    clips[1].write_bytes(ready_clip.read_bytes())
+    build_clip(clips[2], [Segment(2.5, "face")], width=1280, height=720)
+    cache = tmp_path / "cache"
+    for round_, out in enumerate((tmp_path / "out1", tmp_path / "out2")):
+        out.mkdir()
+        settings = Settings(prepare_dir=str(out))
+        results = list(check_many(clips, workers=2, settings=settings, cache_folder=cache))
+        outputs = [r.data["prepared"]["output"] for r in results]
+        assert all(r.data["prepared"]["verdict"] == "ready" for r in results), outputs
+        assert len(set(outputs)) == 3
+        assert {os.path.dirname(o) for o in outputs} == {str(out)}
+        assert sorted(os.listdir(out)) == sorted(os.path.basename(o) for o in outputs)
+        assert all(r.cached for r in results) == (round_ == 1)

@@ -183,3 +183,41 @@ def test_audio_only_file_has_no_video(analyzer, tmp_path):
     report = analyzer.check(path)
     assert codes(report) == {"no_video": "error"}
     assert report.verdict == "rejected"
+
+
+def _stretched(source, target, factor: int, keep: int):
+    """The first ``keep`` frames of ``source`` with every timestamp multiplied by ``factor``
+    (the packets are copied, not re-encoded)."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        s_in = inp.streams.video[0]
+        s_out = out.add_stream_from_template(s_in)
+        kept = 0
+        for packet in inp.demux(s_in):
+            if packet.dts is None or kept >= keep:
+                continue
+            kept += 1
+            packet.pts, packet.dts = packet.pts * factor, packet.dts * factor
+            packet.duration = (packet.duration or 0) * factor
+            packet.stream = s_out
+            out.mux(packet)
+    return target
+
+
+def test_stretched_timestamps_are_a_low_frame_rate(analyzer, ready_clip, tmp_path):
+    """3 frames spread over 3 s (1 fps): judged on three frames, so not a clip to upload."""
+    clip = _stretched(ready_clip, tmp_path / "slideshow.mp4", factor=30, keep=3)
+    report = analyzer.check(clip)
+    assert report.probe.video.fps < 5
+    assert report.verdict == "rejected"
+    [problem] = [p for p in report.problems if p.code == "low_frame_rate"]
+    assert problem.severity == "error" and not problem.fixable
+    assert analyzer.check(ready_clip).verdict == "ready"  # 30 fps: nothing to say
+
+
+def test_stretched_to_ten_hours_is_refused(analyzer, ready_clip, tmp_path):
+    clip = _stretched(ready_clip, tmp_path / "ten_hours.mp4", factor=12000, keep=10_000)
+    report = analyzer.check(clip)
+    assert report.verdict == "rejected"
+    assert {p.code for p in report.problems} & {"limit_exceeded", "low_frame_rate"}

@@ -215,3 +215,22 @@ def test_sigint_to_the_command_leaves_nothing(make_clip, tmp_path):
     assert process.returncode == 130, stderr
     assert b"Traceback" not in stderr
     assert leftovers(out_dir) == []
+
+
+def test_force_never_replaces_a_fifo(ready_clip, tmp_path):
+    import stat
+
+    fifo = tmp_path / "out.mp4"
+    os.mkfifo(fifo)
+    entry = os.path.join(os.path.dirname(sys.executable), "clipprep")
+    result = subprocess.run(
+        [entry, "prepare", str(ready_clip), "--force", "-o", str(fifo)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "error [output_not_regular]" in result.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]  # no temporary left

@@ -155,3 +155,78 @@ def test_unreadable_inputs(tmp_path, where):
         clip.chmod(0o644)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("unreadable") and "permission denied" in result.stdout
+
+
+# VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
+_PEAK_MEMORY = """
+import sys
+from clipprep.pipeline import Analyzer
+with Analyzer() as analyzer:
+    report = analyzer.check(sys.argv[1])
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+print(report.problems[0].code, peak // 1024)
+"""
+
+
+def _mjpeg_16000(path):
+    """A real 16000×16000 MJPEG frame (one 256 MB plane when decoded), three times."""
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    side = 16000
+    ok, jpeg = cv2.imencode(".jpg", np.full((side, side), 128, np.uint8))
+    assert ok
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = side, side, "yuvj420p"
+        for i in range(3):
+            packet = av.Packet(jpeg.tobytes())
+            packet.stream, packet.pts, packet.dts = stream, i, i
+            packet.time_base = Fraction(1, 25)
+            out.mux(packet)
+    return path
+
+
+def _h264_8192(path):
+    """8192×8192 H.264: FFmpeg decodes some frames just to open it (find_stream_info)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "crf": "40"})
+        stream.width, stream.height, stream.pix_fmt = 8192, 8192, "yuv420p"
+        image = np.full((8192, 8192, 3), 100, np.uint8)
+        for i in range(4):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("build", "size"),
+    [(_mjpeg_16000, "16000×16000"), (_h264_8192, "8192×8192")],
+    ids=["mjpeg_16000", "h264_8192"],
+)
+def test_huge_coded_size_is_refused_before_any_frame_is_decoded(tmp_path, build, size):
+    import subprocess
+    import sys
+
+    path = build(tmp_path / "huge.mkv")
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    code, peak_mb = result.stdout.split()
+    assert code == "limit_exceeded", result.stderr
+    # Measured: MJPEG 322 MB before (one frame decoded), H.264 223 MB (frames decoded while
+    # opening); with the size read from the header and max_pixels given to FFmpeg: 71 / 87 MB.
+    assert int(peak_mb) < 150, peak_mb
+    with pytest.raises(InputError) as error:
+        probe(path, max_pixels=7680 * 4320)
+    assert error.value.code == "limit_exceeded" and size in error.value.message

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from fake_api import API_KEY, FakeApi
+from fake_api import API_KEY, FakeApi, run_clipprep
 
 from clipprep.errors import AuthError, OutcomeUnknown, ServiceError, ServiceGone, UsageError
 from clipprep.ledger import Ledger
@@ -20,13 +20,6 @@ from clipprep.synth import Segment
 
 FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
-
-
-@pytest.fixture
-def api():
-    server = FakeApi().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -66,6 +59,7 @@ def rows(ledger_path):
 def test_creates_once_and_answers_again_from_the_ledger(api, send, ready_clip, ledger_path):
     first = send(ready_clip)
     assert first.character_id.startswith("char_pred_")
+    assert first.submission.owner_pid is None  # released when done
     assert (api.create_calls, api.created) == (1, 1)
     assert api.requests[:2] == ["upload", "create"]
     seen = len(api.requests)
@@ -206,17 +200,13 @@ def test_invalid_name_is_refused_before_anything(api, send, ready_clip):
     assert api.requests == []
 
 
-def cli(*args, env_extra=None, **kwargs):
-    env = {**os.environ, "WAVESPEED_API_KEY": API_KEY, **(env_extra or {})}
-    return subprocess.run(
-        [ENTRY, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-        **kwargs,
-    )
+cli = run_clipprep
+
+
+def submit_cli(api, clip, ledger, *extra, name="Joe", **kwargs):
+    """``clipprep submit CLIP --name NAME --ledger LEDGER --api-base FAKE ...``."""
+    args = ("submit", str(clip), "--name", name, "--ledger", str(ledger))
+    return cli(*args, "--api-base", api.base_url, *extra, **kwargs)
 
 
 def test_killed_mid_poll_resumes_without_a_second_create(api, ready_clip, ledger_path):
@@ -304,3 +294,151 @@ def test_redirect_is_not_followed_and_the_key_stays_home(api, send, ready_clip):
         assert api.created == 0
     finally:
         elsewhere.stop()
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r", "\r\n", " "])
+def test_key_with_a_copied_line_break_is_trimmed(api, send, ready_clip, tail):
+    assert send(ready_clip, api_key=API_KEY + tail).character_id
+    assert api.created == 1
+
+
+def test_key_with_a_control_character_inside_is_refused_without_echo(api, send, ready_clip):
+    with pytest.raises(UsageError) as error:
+        send(ready_clip, api_key="sk-test-\x1bZq8SECRET")
+    assert error.value.code == "invalid_api_key"
+    assert "control character" in error.value.message and "WAVESPEED_API_KEY" in error.value.hint
+    assert "Zq8SECRET" not in f"{error.value.message} {error.value.hint}"
+    assert api.requests == []
+
+
+def test_key_echoed_by_a_failed_prediction_is_redacted_everywhere(api, ready_clip, ledger_path):
+    import base64
+
+    encoded = base64.b64encode(API_KEY.encode()).decode()
+    api.prediction_mode = "fail"
+    api.prediction_error = f"bad input (key {API_KEY!r}, auth {encoded}, raw {API_KEY})"
+    result = submit_cli(
+        api, ready_clip, ledger_path, env_extra={"WAVESPEED_API_KEY": API_KEY + "\n"}
+    )
+    assert result.returncode == 7, result.stderr
+    assert "could not create the character: bad input" in result.stderr
+    shown = cli("characters", "show", "1", "--ledger", str(ledger_path))
+    listing = cli("characters", "list", "--ledger", str(ledger_path), "--json")
+    text = result.stdout + result.stderr + shown.stdout + shown.stderr + listing.stdout
+    assert "***" in shown.stdout
+    for secret in (API_KEY, encoded.rstrip("=")):
+        assert secret not in text
+        assert secret.encode() not in ledger_path.read_bytes()
+
+
+def test_credentials_in_the_base_url_are_refused(api, ready_clip, ledger_path):
+    base = api.base_url.replace("http://", "http://someone:hunter2pw@")
+    result = submit_cli(api, ready_clip, ledger_path, "--api-base", base)
+    assert result.returncode == 2
+    assert "error [credentials_in_url]" in result.stderr
+    assert "hunter2pw" not in result.stdout + result.stderr
+    assert api.requests == []
+    assert not ledger_path.exists() or b"hunter2pw" not in ledger_path.read_bytes()
+
+
+# --- bounded waits ---------------------------------------------------------------------------
+
+
+def test_a_trickling_poll_is_cut_at_the_wait(api, ready_clip, ledger_path):
+    api.fault("result", ("trickle", 1.0))
+    started = time.monotonic()
+    result = submit_cli(api, ready_clip, ledger_path, "--wait", "5", timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 8, result.stderr
+    assert (
+        "error [still_pending]" in result.stderr and "run the same command again" in result.stderr
+    )
+    assert rows(ledger_path)[0].status == "pending"
+    again = submit_cli(api, ready_clip, ledger_path)
+    assert again.returncode == 0 and again.stdout.startswith("char_pred_")
+    assert api.create_calls == 1
+    print(f"trickled poll with --wait 5 ended after {elapsed:.1f} s")
+
+
+def test_a_trickling_create_is_cut_at_the_request_deadline(api, ready_clip, ledger_path):
+    api.fault("create", ("trickle", 1.0))
+    result = submit_cli(api, ready_clip, ledger_path, "--timeout", "4", timeout=120)
+    assert result.returncode == 8, result.stderr
+    assert "error [outcome_unknown]" in result.stderr and "in time" in result.stderr
+    assert rows(ledger_path)[0].status == "unknown"  # the honest state: it may exist
+    assert api.create_calls == 1
+
+
+def test_submission_deadline_bounds_the_retries(api, send, ready_clip):
+    api.fault("upload", *[("trickle", 0.5)] * 5)
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip, request_deadline_s=1.5, deadline_s=3, retry=FAST)
+    assert error.value.code == "deadline_exceeded"
+    assert api.created == 0
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+def test_name_is_sent_trimmed(api, send, ready_clip, ledger_path):
+    assert send(ready_clip, name="  Joe\r\n").character_id
+    assert dict(api.created_names) == {"Joe": 1}
+    assert rows(ledger_path)[0].name == "Joe"
+    assert send(ready_clip, name="Joe").reused  # the same key
+
+
+def test_markup_name_does_not_break_the_listing(api, ready_clip, ledger_path):
+    result = submit_cli(api, ready_clip, ledger_path, name="[/]")
+    assert result.returncode == 0, result.stderr
+    listing = cli("characters", "list", "--ledger", str(ledger_path))
+    assert listing.returncode == 0, listing.stderr
+    assert "[/]" in listing.stdout and "MarkupError" not in listing.stderr
+
+
+def test_a_huge_name_gives_a_short_error(api, ready_clip, ledger_path):
+    result = submit_cli(api, ready_clip, ledger_path, name="N" * 10_000)
+    assert result.returncode == 2
+    assert "10000 characters" in result.stderr and len(result.stderr) < 500
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("table", "words"),
+    [
+        ("path,title\nready.mp4,Joe\n", "needs the columns file,name (found: 'path', 'title')"),
+        ("file,name\nready.mp4," + "N" * 10_000 + "\n", "(10000 characters)"),
+    ],
+    ids=["wrong_header", "huge_name"],
+)
+def test_batch_names_csv_errors_are_short_usage_errors(api, ready_clip, tmp_path, table, words):
+    names = tmp_path / "names.csv"
+    names.write_text(table)
+    result = cli(
+        "batch",
+        str(ready_clip),
+        "--submit",
+        "--name-from",
+        f"csv:{names}",
+        "--out",
+        str(tmp_path / "out"),
+        "--api-base",
+        api.base_url,
+    )
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and len(result.stderr) < 500
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert api.requests == []
+
+
+# --- issue 15, bug 6: an unreachable service is recorded -------------------------------------
+
+
+def test_unreachable_service_is_recorded_as_failed(send, ready_clip, ledger_path):
+    with pytest.raises(ServiceError):
+        send(ready_clip, api_base="http://127.0.0.1:9")
+    [row] = rows(ledger_path)
+    assert row.status == "failed" and "cannot reach WaveSpeed" in row.error
+    assert row.owner_pid is None

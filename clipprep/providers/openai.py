@@ -37,6 +37,7 @@ class OpenAIProvider(Provider):
                 files={"video": (path.name, handle, "video/mp4")},
                 data={"name": name},
                 creates=True,
+                uploads=True,
             )
         character = data.get("id")
         if not isinstance(character, str) or not character:

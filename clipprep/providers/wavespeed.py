@@ -33,7 +33,7 @@ class WaveSpeedProvider(Provider):
         """Upload the clip as multipart ``file``; return ``data.download_url``."""
         with open(path, "rb") as handle:
             data = self.client.request(
-                "POST", UPLOAD, files={"file": (path.name, handle, "video/mp4")}
+                "POST", UPLOAD, files={"file": (path.name, handle, "video/mp4")}, uploads=True
             )
         url = _data(data).get("download_url")
         if not isinstance(url, str) or not url:
