@@ -115,38 +115,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
             )
         )
     found += _duration_problems(probe.duration_s, video.fps, profile, window)
-    if video.short_side < profile.min_short_side:
-        add(
-            Problem(
-                "low_resolution",
-                ERROR,
-                f"{video.width}×{video.height} is below {profile.min_short_side}p "
-                f"(short side {video.short_side} px)",
-                f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
-                fixable=False,
-            )
-        )
-    elif video.short_side > profile.max_short_side:
-        add(
-            Problem(
-                "oversized",
-                INFO,
-                f"{video.width}×{video.height} is above {profile.max_short_side}p; "
-                "the service scales it down",
-                "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
-                fixable=True,
-            )
-        )
-    if video.aspect > profile.max_aspect:
-        add(
-            Problem(
-                "aspect_ratio",
-                ERROR,
-                f"the aspect ratio {video.aspect:.2f}:1 is wider than {profile.max_aspect}:1",
-                "`clipprep prepare` crops around the face",
-                fixable=True,
-            )
-        )
+    found += shape_problems(video.width, video.height, profile)
     if video.variable_frame_rate:
         add(
             Problem(
@@ -175,6 +144,51 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
                 "the clip has no audio; the character's voice will not be learned",
                 "record with sound if the character should speak",
                 fixable=False,
+            )
+        )
+    return found
+
+
+def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
+    """The profile's rules on the picture's shape (display size, after rotation): short side
+    within ``min_short_side``..``max_short_side``, long over short side at most ``max_aspect``.
+
+    One function for ``check`` and for ``prepare``'s plan, so a planned size is judged exactly
+    as the prepared file will be."""
+    found: list[Problem] = []
+    add = found.append
+    short_side, long_side = min(width, height), max(width, height)
+    aspect = long_side / max(1, short_side)
+    if short_side < profile.min_short_side:
+        add(
+            Problem(
+                "low_resolution",
+                ERROR,
+                f"{width}×{height} is below {profile.min_short_side}p "
+                f"(short side {short_side} px)",
+                f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
+                fixable=False,
+            )
+        )
+    elif short_side > profile.max_short_side:
+        add(
+            Problem(
+                "oversized",
+                INFO,
+                f"{width}×{height} is above {profile.max_short_side}p; "
+                "the service scales it down",
+                "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
+                fixable=True,
+            )
+        )
+    if aspect > profile.max_aspect:
+        add(
+            Problem(
+                "aspect_ratio",
+                ERROR,
+                f"the aspect ratio {aspect:.2f}:1 is wider than {profile.max_aspect}:1",
+                "`clipprep prepare` crops around the face",
+                fixable=True,
             )
         )
     return found
