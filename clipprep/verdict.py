@@ -164,8 +164,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
             Problem(
                 "low_resolution",
                 ERROR,
-                f"{width}×{height} is below {profile.min_short_side}p "
-                f"(short side {short_side} px)",
+                f"{width}×{height} is below {profile.min_short_side}p (short side {short_side} px)",
                 f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
                 fixable=False,
             )
@@ -175,8 +174,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
             Problem(
                 "oversized",
                 INFO,
-                f"{width}×{height} is above {profile.max_short_side}p; "
-                "the service scales it down",
+                f"{width}×{height} is above {profile.max_short_side}p; the service scales it down",
                 "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
                 fixable=True,
             )
