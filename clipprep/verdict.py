@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cuts import Cut
 from .metrics import FrameMetrics
 from .probe import Probe
 from .profiles import Profile
@@ -364,7 +365,6 @@ def frame_problems(
             message = f"{share} in the first {profile.max_duration_s:g} s"
             fix = f"keep {_span(window)}: `clipprep prepare` cuts it there"
             found.append(Problem(code, in_upload[code], message, fix, True))
-    found += _cut_problem(metrics, as_is, window)
     return found
 
 
@@ -375,11 +375,16 @@ def _described(describe: _Describe, target: str, code: str, metrics, flags, indi
     return f"{describe([metrics[i] for i in shown], target)} in {share:.0%} of the frames"
 
 
-def _cut_problem(metrics, as_is: list[int], window: Window | None) -> list[Problem]:
-    cuts = [metrics[i].time_s for i in as_is[1:] if metrics[i].is_cut]
-    if not cuts:
+def cut_problems(cuts: Sequence[Cut], window: Window | None, profile: Profile) -> list[Problem]:
+    """``scene_cut`` when the clip as uploaded (its first ``max_duration_s``) holds a hard cut.
+
+    The cuts are located to the frame (cuts.py), so a flash of another shot in the first or
+    last frames counts: that is how the re-check of a prepared file catches a window a frame
+    too long."""
+    times = [c.start_s for c in cuts if c.start_s < profile.max_duration_s]
+    if not times:
         return []
-    where = ", ".join(f"{t:.2f} s" for t in cuts[:3])
+    where = ", ".join(f"{t:.2f} s" for t in times[:3])
     fix = f"keep {_span(window)} (no cut inside)" if window else "use one continuous shot"
     return [
         Problem(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clipprep.cuts import Cut
 from clipprep.profiles import Quality
 from clipprep.windows import best_window
 
@@ -15,7 +16,9 @@ FPS = 10
 def search(scores, cuts=None, duration=None, min_s=2.0, max_s=4.0):
     scores = np.asarray(scores, dtype=float)
     times = np.arange(len(scores)) / FPS
-    cuts = np.zeros(len(scores), bool) if cuts is None else np.asarray(cuts)
+    flags = np.zeros(len(scores), bool) if cuts is None else np.asarray(cuts)
+    # A flag at sample k: a cut on the frame of sample k.
+    cuts = [Cut(times[k], times[k], 100.0, 0.0) for k in np.flatnonzero(flags)]
     duration = len(scores) / FPS if duration is None else duration
     return best_window(
         times, scores, cuts, clip_duration=duration, min_s=min_s, max_s=max_s, quality=Q
