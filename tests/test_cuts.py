@@ -164,3 +164,16 @@ def test_every_hard_cut_of_real_footage_on_its_frame(analyzer, thorough):
         before = max([0.0] + [c for c in BIKES_CUTS if c <= window.start_s + 1e-3])
         after = min([10.0] + [c for c in BIKES_CUTS if c > window.start_s + 1e-3])
         assert before - 1e-3 <= window.start_s and window.end_s <= after + 1e-3
+
+
+def test_cut_in_10bit_hevc_is_found_on_its_frame(analyzer, shots, tmp_path):
+    """Frames that are not 8-bit 4:2:0 (a phone's 10-bit HEVC) leave signatures too."""
+    path = write_clip(
+        tmp_path / "hevc10.mkv",
+        shots["face"][:76] + shots["street"][:30],
+        FPS,
+        codec="libx265",
+        pix_fmt="yuv420p10le",
+    )
+    report = analyzer.check(path)
+    assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(76 / FPS, abs=1e-3)]
