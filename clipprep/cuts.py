@@ -4,13 +4,15 @@ The frame reader leaves a tiny signature of every frame it decodes, sampled or n
 (:func:`clipprep.frames.signature`: a 64×36 luma and two 32×18 chroma thumbnails taken straight
 from the decoder's planes). :class:`CutFinder` compares each signature with the previous one:
 
-- *change*: the mean absolute difference of luma and chroma (0–255);
+- *change*: the mean absolute difference of luma and chroma (0–255), against the pictures'
+  contrast (a cut between two dim shots changes less than one between two bright ones);
 - *similarity*: the correlation of the contrast-normalized luma thumbnails (-1..1).
 
 A hard cut changes the picture's content from one frame to the next: both measures move at
-once. A fade or a cross-dissolve spreads its change over many frames, so each step changes
-little and keeps the structure (a fade keeps it exactly: it only scales the contrast); a light
-switching on changes the brightness, not the structure. Comparing every frame instead of the
+once (thresholds in :class:`~clipprep.profiles.Quality`, ``scene_cut_*``). A fade or a
+cross-dissolve spreads its change over many frames, so each step changes little and keeps the
+structure (a fade keeps it exactly: it only scales the contrast); a light switching on changes
+the brightness, not the structure. Comparing every frame instead of the
 10 fps samples is what tells the two apart: three frames into a fade, the samples already differ
 by as much as a cut (the sample-level test read a fade to black as two cuts).
 
@@ -77,9 +79,13 @@ class CutFinder:
         change = float(np.abs(values - before_values).mean())
         similarity = float(np.mean(structure * before_structure))
         quality = self._quality
+        enough = max(
+            quality.scene_cut_threshold,
+            quality.scene_cut_relative_change * (contrast + before_contrast) / 2,
+        )
         if (
-            change >= quality.scene_cut_threshold
-            and similarity < quality.scene_cut_max_similarity
+            similarity < quality.scene_cut_max_similarity
+            and change >= enough
             and min(contrast, before_contrast) >= quality.scene_cut_min_contrast
         ):
             end = min(time_s, before + self._period) if self._period > 0 else time_s

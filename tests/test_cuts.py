@@ -177,3 +177,12 @@ def test_cut_in_10bit_hevc_is_found_on_its_frame(analyzer, shots, tmp_path):
     )
     report = analyzer.check(path)
     assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(76 / FPS, abs=1e-3)]
+
+
+def test_cut_between_two_dim_shots_is_found_on_its_frame(analyzer, shots, tmp_path):
+    """At 0.3 of their brightness the pictures differ less (13 of 255 across the cut) but are
+    just as unrelated: the change is judged against the pictures' own contrast."""
+    dim = [(f.astype(np.float32) * 0.3).astype(np.uint8) for f in shots["face"][:61]]
+    street = [(f.astype(np.float32) * 0.3).astype(np.uint8) for f in shots["street"][:30]]
+    report = analyzer.check(_write(tmp_path, "dim_cut", dim + street))
+    assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(61 / FPS, abs=1e-3)]
