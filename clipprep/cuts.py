@@ -48,21 +48,39 @@ class Cut:
     def to_dict(self) -> dict:
         """JSON-ready data."""
         return {
-            "start": round(self.start_s, 4),
-            "end": round(self.end_s, 4),
+            "start_s": round(self.start_s, 4),
+            "end_s": round(self.end_s, 4),
             "change": round(self.change, 2),
             "similarity": round(self.similarity, 3),
         }
 
 
 class CutFinder:
-    """Finds hard cuts in the signatures of consecutive decoded frames (fed in display order)."""
+    """Finds hard cuts in the signatures of consecutive decoded frames (fed in display order).
+
+    A pair of frames whose structure changed is a cut only when it stands out from the pairs
+    around it: at least one neighbouring pair (the one before or the one after) kept its
+    structure much better (``Quality.scene_cut_dip``). Motion that changes a lot (a car
+    passing the lens, a whip pan) changes every pair around it too; a cut is one frame. A flash
+    of another shot (two cuts in a row) still counts: the pair before the first and the pair
+    after the second are stable. The last pair is judged once the clip ends (:attr:`cuts`)."""
 
     def __init__(self, quality: Quality, frame_period: float):
         self._quality = quality
         self._period = frame_period
         self._previous: tuple[float, np.ndarray, np.ndarray, float] | None = None
-        self.cuts: list[Cut] = []
+        self._found: list[Cut] = []
+        self._pending: Cut | None = None  # the last pair, if it may be a cut
+        self._last_similarity: float | None = None  # of the last pair
+        self._similarity_before: float | None = None  # of the pair before it
+
+    @property
+    def cuts(self) -> list[Cut]:
+        """The cuts found so far, the last pair included (judged as the clip's last)."""
+        last = self._pending
+        if last is not None and self._stands_out(last, self._similarity_before, None):
+            return [*self._found, last]
+        return list(self._found)
 
     def add(self, time_s: float, signature: Signature) -> None:
         """The next decoded frame's time (s from the first frame) and signature."""
@@ -78,18 +96,32 @@ class CutFinder:
         before, before_values, before_structure, before_contrast = previous
         change = float(np.abs(values - before_values).mean())
         similarity = float(np.mean(structure * before_structure))
+        # The previous pair is judged now that the pair after it is known.
+        pending = self._pending
+        if pending is not None and self._stands_out(pending, self._similarity_before, similarity):
+            self._found.append(pending)
+        self._similarity_before, self._last_similarity = self._last_similarity, similarity
+        self._pending = None
+        if self._may_be_cut(change, similarity, contrast, before_contrast):
+            end = min(time_s, before + self._period) if self._period > 0 else time_s
+            self._pending = Cut(time_s, end, change, similarity)
+
+    def _may_be_cut(self, change, similarity, contrast, before_contrast) -> bool:
         quality = self._quality
         enough = max(
             quality.scene_cut_threshold,
             quality.scene_cut_relative_change * (contrast + before_contrast) / 2,
         )
-        if (
+        return (
             similarity < quality.scene_cut_max_similarity
             and change >= enough
             and min(contrast, before_contrast) >= quality.scene_cut_min_contrast
-        ):
-            end = min(time_s, before + self._period) if self._period > 0 else time_s
-            self.cuts.append(Cut(time_s, end, change, similarity))
+        )
+
+    def _stands_out(self, cut: Cut, before: float | None, after: float | None) -> bool:
+        neighbours = [s for s in (before, after) if s is not None]
+        steadiest = max(neighbours) if neighbours else 1.0
+        return steadiest - cut.similarity >= self._quality.scene_cut_dip
 
 
 def cuts_between(times: np.ndarray, cuts: Sequence[Cut]) -> np.ndarray:

@@ -81,7 +81,7 @@ def test_good_shot_then_a_cut_at_every_phase(analyzer, shots, tmp_path, phase):
     source = _write(tmp_path, f"face_then_street_{phase}", face + shots["street"][:45])
     report = analyzer.check(source)
     cut_s = len(face) / FPS
-    assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(cut_s, abs=1e-3)]
+    assert [c["start_s"] for c in report.analysis["cuts"]] == [pytest.approx(cut_s, abs=1e-3)]
     assert report.best_window.end_s == pytest.approx(cut_s, abs=1e-3)
 
     result = prepare(source, tmp_path / f"prepared_{phase}.mp4", analyzer=analyzer)
@@ -99,7 +99,7 @@ def test_a_cut_then_the_good_shot_at_every_phase(analyzer, shots, tmp_path, phas
     source = _write(tmp_path, f"street_then_face_{phase}", street + face)
     report = analyzer.check(source)
     cut_s = len(street) / FPS
-    assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(cut_s, abs=1e-3)]
+    assert [c["start_s"] for c in report.analysis["cuts"]] == [pytest.approx(cut_s, abs=1e-3)]
     assert report.best_window.start_s == pytest.approx(cut_s, abs=1e-3)
 
     result = prepare(source, tmp_path / f"prepared_{phase}.mp4", analyzer=analyzer)
@@ -118,7 +118,7 @@ def test_a_flash_of_another_shot_at_an_edge_is_a_cut(analyzer, shots, tmp_path, 
     frames = face + street if where == "end" else street + face
     report = analyzer.check(_write(tmp_path, f"flash_{where}_{flash}", frames))
     cut_s = len(face) / FPS if where == "end" else flash / FPS
-    assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(cut_s, abs=1e-3)]
+    assert [c["start_s"] for c in report.analysis["cuts"]] == [pytest.approx(cut_s, abs=1e-3)]
     assert "scene_cut" in [p.code for p in report.errors]
     assert report.verdict != "ready"
 
@@ -157,7 +157,7 @@ def test_every_hard_cut_of_real_footage_on_its_frame(analyzer, thorough):
     """bikes.mp4 (25 fps, cuts every 1-2 s, fast motion and a car passing between them)."""
     for checker in (analyzer, thorough):
         report = checker.check(footage_path("bikes.mp4"))
-        found = [c["start"] for c in report.analysis["cuts"]]
+        found = [c["start_s"] for c in report.analysis["cuts"]]
         assert found == pytest.approx(BIKES_CUTS, abs=1e-3), checker.thorough
         # The window lies in one shot: between two cuts, not past either.
         window = report.best_window
@@ -176,7 +176,7 @@ def test_cut_in_10bit_hevc_is_found_on_its_frame(analyzer, shots, tmp_path):
         pix_fmt="yuv420p10le",
     )
     report = analyzer.check(path)
-    assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(76 / FPS, abs=1e-3)]
+    assert [c["start_s"] for c in report.analysis["cuts"]] == [pytest.approx(76 / FPS, abs=1e-3)]
 
 
 def test_cut_between_two_dim_shots_is_found_on_its_frame(analyzer, shots, tmp_path):
@@ -185,4 +185,17 @@ def test_cut_between_two_dim_shots_is_found_on_its_frame(analyzer, shots, tmp_pa
     dim = [(f.astype(np.float32) * 0.3).astype(np.uint8) for f in shots["face"][:61]]
     street = [(f.astype(np.float32) * 0.3).astype(np.uint8) for f in shots["street"][:30]]
     report = analyzer.check(_write(tmp_path, "dim_cut", dim + street))
-    assert [c["start"] for c in report.analysis["cuts"]] == [pytest.approx(61 / FPS, abs=1e-3)]
+    assert [c["start_s"] for c in report.analysis["cuts"]] == [pytest.approx(61 / FPS, abs=1e-3)]
+
+
+def test_a_flash_of_another_shot_inside_a_shot_is_two_cuts(analyzer, shots, tmp_path):
+    """One frame of another shot between two stretches of the same shot: both edges count.
+    The frame after the flash may be one the fast path does not decode: the second cut's new
+    shot is then known from the next decoded frame on (start_s, within a frame), while the old
+    shot (the flash) is known to end exactly after its frame (end_s)."""
+    face = shots["face"][:90]
+    frames = face[:46] + shots["street"][:1] + face[46:]
+    report = analyzer.check(_write(tmp_path, "flash_inside", frames))
+    cuts = report.analysis["cuts"]
+    assert [c["end_s"] for c in cuts] == pytest.approx([46 / FPS, 47 / FPS], abs=1e-3)
+    assert [c["start_s"] for c in cuts] == pytest.approx([46 / FPS, 47 / FPS], abs=1.1 / FPS)
