@@ -163,8 +163,9 @@ def _crop_box(video: VideoInfo, report, start, end, profile, aspect) -> tuple[in
         target = profile.max_aspect if ratio > 1 else 1 / profile.max_aspect
     else:
         return 0, 0, width, height
+    # Rounded down: rounding up made 2880×960 at 2.67:1 a 2564×960 crop, wider than the rule.
     crop_w, crop_h = (
-        (round(height * target), height) if ratio > target else (width, round(width / target))
+        (_floor(height * target), height) if ratio > target else (width, _floor(width / target))
     )
     centre = _character_centre(report, start, end) or (0.5, 0.5)
     x = min(max(0, round(centre[0] * width - crop_w / 2)), width - crop_w)
@@ -172,11 +173,31 @@ def _crop_box(video: VideoInfo, report, start, end, profile, aspect) -> tuple[in
     return x, y, crop_w, crop_h
 
 
-def _even(value: float) -> int:
-    return max(2, round(value / 2) * 2)
+def _floor(value: float) -> int:
+    """``value`` rounded down, forgiving float noise (2.67 * 960 is 2563.2; 720.0000001 is 720)."""
+    return int(np.floor(value + 1e-6))
+
+
+def _even_below(value: float) -> int:
+    return max(2, _floor(value) // 2 * 2)
 
 
 def _output_size(width: int, height: int, profile: Profile, allow_upscale: bool):
+    """The output size for a ``width``×``height`` crop, and warnings: scaled so the short side
+    lies within the profile's bounds (upscaled only if allowed), both sides even, rounded so
+    the picture never gets wider than the crop. Both orientations alike."""
+    short, long = min(width, height), max(width, height)
+    scale, warnings = _scale(width, height, profile, allow_upscale)
+    # The short side rounded down to even stays within even bounds; the long side follows it
+    # in proportion, rounded down too, so the aspect never grows past the crop's.
+    out_short = _even_below(short * scale)
+    out_long = max(out_short, _even_below(long * out_short / short))
+    while out_long > out_short and out_long / out_short > profile.max_aspect:
+        out_long -= 2
+    return ((out_long, out_short) if width >= height else (out_short, out_long)), warnings
+
+
+def _scale(width: int, height: int, profile: Profile, allow_upscale: bool):
     short = min(width, height)
     warnings = []
     scale = 1.0
@@ -194,7 +215,7 @@ def _output_size(width: int, height: int, profile: Profile, allow_upscale: bool)
                 f"kept {width}×{height}: below {profile.min_short_side}p, the service will "
                 "refuse it (--allow-upscale to enlarge it anyway)"
             )
-    return (_even(width * scale), _even(height * scale)), warnings
+    return scale, warnings
 
 
 def _operations(facts: Probe, chosen: Plan) -> list[dict]:

@@ -1,5 +1,5 @@
 """One sampled frame -> numbers: face and subject geometry, head pose, lighting, sharpness,
-motion, cuts.
+motion, change since the previous sample.
 
 Units: sizes and positions are fractions of the frame (0..1); luma is 0..255 (BT.601 from the
 analysis RGB); angles are degrees; ``eye_distance_px`` is in pixels of the original clip's display
@@ -25,7 +25,7 @@ _DARK_LUMA = 16  # below: crushed to black
 _CLIPPED_LUMA = 250  # at or above: blown out
 _SHARPNESS_CROP = 128
 _SHARPNESS_CONTRAST = 40.0
-_THUMB_SIZE = (64, 36)  # motion and cut detection work on a thumbnail: fast and noise-free
+_THUMB_SIZE = (64, 36)  # motion and change work on a thumbnail: fast and noise-free
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,9 @@ class FrameMetrics:
     motion: float  # mean absolute luma change since the previous sample, 0..255
     scene_change: float  # mean absolute HSV change since the previous sample, 0..255
     similarity: float  # structure kept since the previous sample: -1..1 (1 = same picture)
-    is_cut: bool  # a scene cut happened between the previous sample and this one
+    # A scene cut lies between the previous sample and this one. Cuts are found on every
+    # decoded frame (cuts.py), not on samples: the pipeline fills this in from them.
+    is_cut: bool
 
     def to_dict(self) -> dict:
         """JSON-ready data, floats rounded to what is meaningful."""
@@ -96,7 +98,7 @@ class FrameMetrics:
 
 
 class FrameMeasurer:
-    """Measures a clip's frames in order (it remembers the previous frame for motion and cuts)."""
+    """Measures a clip's frames in order (it remembers the previous frame for motion)."""
 
     def __init__(self, display_size: tuple[int, int], quality: Quality):
         self._display_w, self._display_h = display_size
@@ -135,8 +137,7 @@ class FrameMeasurer:
             motion=motion,
             scene_change=change,
             similarity=similarity,
-            is_cut=change >= self._quality.scene_cut_threshold
-            and similarity < self._quality.scene_cut_max_similarity,
+            is_cut=False,
             **lighting,
             **face_values,
             **subject_values,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cuts import Cut, CutFinder, cuts_between
 from .errors import InputError, UsageError
 from .faces import FaceFinder, faces_along
 from .frames import (
@@ -32,6 +33,7 @@ from .subjects import Subject, SubjectFinder
 from .verdict import (
     UNREADABLE,
     Problem,
+    cut_problems,
     frame_problems,
     likeness_problems,
     media_problems,
@@ -136,17 +138,18 @@ class Analyzer:
             return Report(
                 str(path), verdict_of(problems), profile.name, problems, facts, None, name
             )
-        metrics, stats = self._measure(path, facts, started + self.profile.limits.max_seconds)
+        metrics, stats, cuts = self._measure(path, facts, started + self.profile.limits.max_seconds)
         quality = profile.quality
         face_share = sum(m.face_h is not None for m in metrics) / len(metrics)
         target = self._target(face_share)
         flags = [frame_flags(m, quality, target) for m in metrics]
         scores = [frame_score(m, quality, target) for m in metrics]
-        window = self._window(metrics, scores, facts)
+        window = self._window(metrics, scores, cuts, facts)
         problems = _ordered(
             name_problems(name, profile)
             + media_problems(facts, profile, window)
             + frame_problems(metrics, flags, window, profile, target)
+            + cut_problems(cuts, window, profile)
             + likeness_problems(metrics, window, profile)
             + target_notes(self.subject_mode, target, face_share, profile)
         )
@@ -170,6 +173,7 @@ class Analyzer:
                 "frames_sampled": stats.sampled,
                 "thorough": self.thorough,
                 "decode_errors": stats.errors,
+                "cuts": [cut.to_dict() for cut in cuts],
                 "face_models": [
                     "face_detection_full_range_sparse",
                     "face_detection_short_range",
@@ -182,16 +186,21 @@ class Analyzer:
 
     def _measure(
         self, path: Path, facts: Probe, deadline: float
-    ) -> tuple[list[FrameMetrics], DecodeStats]:
+    ) -> tuple[list[FrameMetrics], DecodeStats, list[Cut]]:
+        """Every sample's metrics (is_cut marked), the decoder's stats, and the scene cuts."""
         finder = self._face_finder()
         finder.reset()
         stats = DecodeStats()
+        fps = facts.video.fps
+        cut_finder = CutFinder(self.profile.quality, 1.0 / fps if fps > 0 else 0.0)
         frames = iter_frames(
             path,
             sample_fps=self.sample_fps,
             long_side=self.analysis_long_side,
             stats=stats,
             skip_unreferenced=not self.thorough,
+            on_decoded=cut_finder.add,
+            duration_s=facts.duration_s,
         )
         measurer = FrameMeasurer((facts.video.width, facts.video.height), self.profile.quality)
         with _opencv_threads(spare_cores()):
@@ -200,8 +209,14 @@ class Analyzer:
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
         metrics = with_region_matches(metrics, measurer.regions)
+        cuts = cut_finder.cuts
+        flags = cuts_between(np.array([m.time_s for m in metrics]), cuts)
+        metrics = [
+            dataclasses.replace(m, is_cut=bool(flag))
+            for m, flag in zip(metrics, flags, strict=True)
+        ]
         metrics = _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S))
-        return _filled_presence(metrics), stats
+        return _filled_presence(metrics), stats, cuts
 
     def _measure_frames(
         self, frames, finder: FaceFinder, measurer: FrameMeasurer
@@ -236,12 +251,12 @@ class Analyzer:
             self._finder = FaceFinder(self._model_dir, thorough=self.thorough)
         return self._finder
 
-    def _window(self, metrics: list[FrameMetrics], scores: list[float], facts: Probe):
+    def _window(self, metrics: list[FrameMetrics], scores: list[float], cuts, facts: Probe):
         times = np.array([m.time_s for m in metrics])
         return best_window(
             times,
             np.array(scores),
-            np.array([m.is_cut for m in metrics]),
+            cuts,
             clip_duration=facts.duration_s,
             min_s=self.profile.min_duration_s,
             max_s=self.profile.max_duration_s,

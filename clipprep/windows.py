@@ -8,18 +8,22 @@ length:
     window score = mean frame score × (1 − share of bad frames)²
 
 The second factor is why a short bad stretch (a blink of darkness, a head turned away) counts
-against a window instead of being averaged away. A window never crosses a scene cut, and among
-windows within ``Quality.window_tie`` of the best, the longest wins: more footage gives the
-service more of the character's identity.
+against a window instead of being averaged away. A window never crosses a scene cut, and its
+ends snap to the cuts around it, which are located to the frame (cuts.py): a cut between two
+samples neither leaks the next shot's first frames into the window nor cuts the shot short.
+Among windows within ``Quality.window_tie`` of the best, the longest wins: more footage gives
+the service more of the character's identity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from .cuts import Cut, cuts_between
 from .metrics import FrameMetrics
 from .profiles import Quality
 
@@ -251,7 +255,7 @@ def _lighting_factors(light: Lighting, q: Quality) -> list[float]:
 def best_window(
     times: np.ndarray,
     scores: np.ndarray,
-    cuts: np.ndarray,
+    cuts: Sequence[Cut],
     *,
     clip_duration: float,
     min_s: float,
@@ -260,16 +264,18 @@ def best_window(
 ) -> Window | None:
     """The best window of ``min_s``..``max_s`` seconds, or None if the clip has none.
 
-    ``times`` are the sample times (s), ``scores`` their frame scores, ``cuts[k]`` is True when a
-    scene cut lies between sample k-1 and k. A window of samples i..j covers [t_i, t_(j+1)): up to
-    the next sample (the last one, a sampling period), so an irregular sampling grid (frames
-    that were not decoded) still measures windows to the frame.
+    ``times`` are the sample times (s), ``scores`` their frame scores, ``cuts`` the scene cuts.
+    A window of samples i..j covers [t_i, t_(j+1)): up to the next sample (the last one, a
+    sampling period), so an irregular sampling grid (frames that were not decoded) still
+    measures windows to the frame; and from the cut before t_i, up to the cut before t_(j+1),
+    when those fall between samples (see :func:`_sample_spans`).
     """
     n = len(times)
     if n == 0:
         return None
+    starts_at, ends_at = _sample_spans(times, cuts, clip_duration)
+    cuts = cuts_between(times, cuts)
     period = float(np.median(np.diff(times))) if n > 1 else clip_duration
-    ends_at = np.minimum(np.append(times[1:], times[-1] + period), clip_duration)
     bad = scores < quality.bad_frame_score
     score_sums = np.concatenate(([0.0], np.cumsum(scores)))
     bad_sums = np.concatenate(([0], np.cumsum(bad)))
@@ -280,7 +286,7 @@ def best_window(
     for length in range(1, n + 1):
         starts = np.arange(0, n - length + 1)
         lasts = starts + length - 1
-        durations = ends_at[lasts] - times[starts]
+        durations = ends_at[lasts] - starts_at[starts]
         if durations.min(initial=np.inf) > max_s + slack:
             break
         valid = (durations >= min_s - slack) & (durations <= max_s + slack)
@@ -303,11 +309,34 @@ def best_window(
     k = near[order[0]]
     i, j = int(first[k]), int(last[k])
     return Window(
-        start_s=float(times[i]),
-        end_s=float(min(ends_at[j], times[i] + max_s)),
+        start_s=float(starts_at[i]),
+        end_s=float(min(ends_at[j], starts_at[i] + max_s)),
         score=float(score[k]),
         mean_frame_score=float(mean[k]),
         bad_fraction=float(bad_share[k]),
         first_sample=i,
         last_sample=j,
     )
+
+
+def _sample_spans(
+    times: np.ndarray, cuts: Sequence[Cut], clip_duration: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the footage each sample stands for starts and ends (s).
+
+    Sample k stands for [t_k, t_(k+1)) (the last one for a sampling period, within the clip),
+    cut to the shot it belongs to: a cut in (t_k, t_(k+1)] ends it at the cut's ``end_s`` (the
+    next shot's frames are not this sample's), and a cut in (t_(k-1), t_k] starts it at the
+    cut's ``start_s`` (the frames between the cut and t_k are this shot's).
+    """
+    n = len(times)
+    period = float(np.median(np.diff(times))) if n > 1 else clip_duration
+    starts_at = times.astype(float).copy()
+    ends_at = np.minimum(np.append(times[1:], times[-1] + period), clip_duration)
+    for cut in cuts:
+        k = int(np.searchsorted(times, cut.start_s, side="left"))  # first sample of the new shot
+        if 0 < k < n:
+            starts_at[k] = min(starts_at[k], cut.start_s)
+        if k > 0:
+            ends_at[k - 1] = min(ends_at[k - 1], cut.end_s)
+    return starts_at, ends_at

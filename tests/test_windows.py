@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clipprep.cuts import Cut
 from clipprep.profiles import Quality
 from clipprep.windows import best_window
 
@@ -15,7 +16,9 @@ FPS = 10
 def search(scores, cuts=None, duration=None, min_s=2.0, max_s=4.0):
     scores = np.asarray(scores, dtype=float)
     times = np.arange(len(scores)) / FPS
-    cuts = np.zeros(len(scores), bool) if cuts is None else np.asarray(cuts)
+    flags = np.zeros(len(scores), bool) if cuts is None else np.asarray(cuts)
+    # A flag at sample k: a cut on the frame of sample k.
+    cuts = [Cut(times[k], times[k], 100.0, 0.0) for k in np.flatnonzero(flags)]
     duration = len(scores) / FPS if duration is None else duration
     return best_window(
         times, scores, cuts, clip_duration=duration, min_s=min_s, max_s=max_s, quality=Q
@@ -93,3 +96,43 @@ def test_matches_brute_force(seed):
     assert window.score <= best_score + 1e-9
     expected = np.mean(scores[window.first_sample : window.last_sample + 1])
     assert window.mean_frame_score == pytest.approx(expected)
+
+
+def _shots(scores, cut: Cut, duration: float = 6.0):
+    times = np.arange(len(scores)) / FPS
+    return best_window(
+        times,
+        np.asarray(scores, float),
+        [cut],
+        clip_duration=duration,
+        min_s=2.0,
+        max_s=4.0,
+        quality=Q,
+    )
+
+
+@pytest.mark.parametrize("phase", [0, 1, 2])
+def test_window_ends_on_the_frame_of_a_cut_between_samples(phase):
+    """30 fps sampled at 10 fps: a good shot cut 0-2 frames past sample 30 ends there, not at
+    the next sample (that leaked the next shot's first frames into the window)."""
+    cut_s = 3.0 + phase / 30
+    good = 30 if phase == 0 else 31  # a cut on sample 30 makes it the next shot's
+    scores = [0.9] * good + [0.1] * (60 - good)
+    window = _shots(scores, Cut(cut_s, cut_s, 50.0, 0.0))
+    assert window.end_s == pytest.approx(cut_s) and window.last_sample == good - 1
+
+
+@pytest.mark.parametrize("phase", [0, 1, 2])
+def test_window_starts_on_the_frame_of_a_cut_between_samples(phase):
+    cut_s = 1.5 + phase / 30 if phase else 1.6
+    scores = [0.1] * 16 + [0.9] * 29 + [0.1] * 15  # the good shot: up to 4.5 s
+    window = _shots(scores, Cut(cut_s, cut_s, 50.0, 0.0))
+    assert window.start_s == pytest.approx(cut_s) and window.first_sample == 16
+
+
+def test_window_stops_before_frames_that_were_not_decoded_across_a_cut():
+    """The old shot is known up to end_s (its last decoded frame), the new one from start_s:
+    the undecoded frames between could be either, so the window keeps none of them."""
+    scores = [0.9] * 31 + [0.1] * 29
+    window = _shots(scores, Cut(3.1, 3.0 + 1 / 30, 50.0, 0.0))
+    assert window.end_s == pytest.approx(3.0 + 1 / 30)
