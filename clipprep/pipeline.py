@@ -215,8 +215,13 @@ class Analyzer:
             dataclasses.replace(m, is_cut=bool(flag))
             for m, flag in zip(metrics, flags, strict=True)
         ]
-        metrics = _smoothed_pose(metrics, _samples_in(metrics, _POSE_SMOOTHING_S))
-        return _filled_presence(metrics), stats, cuts
+        pose_span = _samples_in(metrics, _POSE_SMOOTHING_S)
+        metrics = [
+            m
+            for shot in _shots(metrics)
+            for m in _filled_presence(_smoothed_pose(shot, pose_span))
+        ]
+        return metrics, stats, cuts
 
     def _measure_frames(
         self, frames, finder: FaceFinder, measurer: FrameMeasurer
@@ -361,6 +366,17 @@ def _subject_mode(mode: str) -> str:
             f"unknown subject mode {mode!r}", hint=f"choose one of: {', '.join(SUBJECT_MODES)}"
         )
     return mode
+
+
+def _shots(metrics: list[FrameMetrics]) -> list[list[FrameMetrics]]:
+    """The samples split at scene cuts: what is smoothed or filled in from neighbouring samples
+    must never be carried from one shot into another."""
+    shots: list[list[FrameMetrics]] = []
+    for m in metrics:
+        if m.is_cut or not shots:
+            shots.append([])
+        shots[-1].append(m)
+    return shots
 
 
 def _smoothed_pose(metrics: list[FrameMetrics], window: int) -> list[FrameMetrics]:
