@@ -328,14 +328,14 @@ class FaceFinder:
     ) -> Face | None:
         """The same face in this frame, from a crop around where it was (None when lost).
 
-        The crop is the last follow square while the face is still well inside it. A new one
-        (``fresh``, or the face left it) is centred on the box found in it and looked in again,
-        so the square the face settles in does not depend on the box it started from (the
-        whole-frame box differs from the followed one). ``keep`` remembers the square used for
-        the next sample."""
+        The crop is the last follow square while the face is still well inside it. A
+        ``fresh`` one (around a whole-frame box, which differs from the followed one) is centred
+        again on the box found in it and looked in again, so the square the face settles in
+        does not depend on which model drew the box it started from. ``keep`` remembers the
+        square used for the next sample."""
         square = _follow_square(face, rgb, None if fresh else self._square)
         best = self._look_in(rgb, square, face)
-        if best is not None and square is not self._square:
+        if best is not None and fresh:
             settled = _follow_square(best, rgb, None)
             best = self._look_in(rgb, settled, best) or best
             square = settled

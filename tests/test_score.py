@@ -20,40 +20,16 @@ from clipprep.windows import SUBJECT, frame_flags, frame_score
 Q = Quality()
 
 # An acceptable frame: one face, well lit, sharp, nothing flagged.
+_FACE = dict(face_count=1, competing_faces=0, face_x=0.4, face_y=0.3, face_w=0.2, face_h=0.3)
+_POSE = dict(face_score=0.9, face_margin=0.2, face_cut_off=False, yaw=0.0, pitch=0.0, roll=0.0)
+_LIGHT = dict(face_luma=130.0, face_clipped_fraction=0.0, face_lr_imbalance=0.05)
+_FRAME = dict(frame_luma=120.0, frame_dark_fraction=0.0, frame_clipped_fraction=0.0)
+_REST = dict(time_s=0.0, pose_source="landmarks", eye_openness=0.3, dynamic_range=200.0)
+_MORE = dict(backlight_ratio=1.0, sharpness=80.0, competing_subjects=0, subject_cut_off=False)
+_MOTION = dict(motion=1.0, scene_change=1.0, similarity=0.99, is_cut=False)
 GOOD = FrameMetrics(
     **{f.name: None for f in dataclasses.fields(FrameMetrics)}
-    | dict(
-        time_s=0.0,
-        face_count=1,
-        competing_faces=0,
-        face_x=0.4,
-        face_y=0.3,
-        face_w=0.2,
-        face_h=0.3,
-        face_score=0.9,
-        face_margin=0.2,
-        face_cut_off=False,
-        yaw=0.0,
-        pitch=0.0,
-        roll=0.0,
-        pose_source="landmarks",
-        eye_openness=0.3,
-        frame_luma=120.0,
-        frame_dark_fraction=0.0,
-        frame_clipped_fraction=0.0,
-        dynamic_range=200.0,
-        face_luma=130.0,
-        face_clipped_fraction=0.0,
-        face_lr_imbalance=0.05,
-        backlight_ratio=1.0,
-        sharpness=80.0,
-        competing_subjects=0,
-        subject_cut_off=False,
-        motion=1.0,
-        scene_change=1.0,
-        similarity=0.99,
-        is_cut=False,
-    )
+    | _FACE | _POSE | _LIGHT | _FRAME | _REST | _MORE | _MOTION
 )
 
 
