@@ -12,7 +12,7 @@ The second factor is why a short bad stretch (a blink of darkness, a head turned
 against a window instead of being averaged away. A window never crosses a scene cut. The best
 rank wins: more footage gives the service more of the character's identity, worth a little
 quality. Among windows ranked within ``Quality.window_tie`` of the best that share footage with
-it, the longest wins.
+it, the longest wins (then the earliest).
 
 The frame score is a product of factors: penalties for what is wrong (a small, turned, dark or
 blurred face...), which leave an acceptable frame at 1, and *grades* that still rank acceptable
@@ -293,8 +293,9 @@ def best_window(
     # worse shot just behind must not beat the better shot).
     shares = (first <= last[top]) & (last >= first[top])
     near = np.flatnonzero((rank >= rank[top] - quality.window_tie) & shares)
-    # Longest first (to the millisecond), then the best rank, then the earliest start.
-    order = np.lexsort((first[near], -rank[near], -np.round(duration[near], 3)))
+    # Longest first (to the millisecond), then the earliest start: near-ties are equally good,
+    # and the rank's third decimal (a pitch grade of 8.4° against 8.7°) is no reason to move.
+    order = np.lexsort((first[near], -np.round(duration[near], 3)))
     k = near[order[0]]
     i, j = int(first[k]), int(last[k])
     return Window(
