@@ -24,6 +24,12 @@ than ``_STEADY_IOU``) takes the main face interpolated between them; where they 
 detected too, so a face arriving, leaving or jumping is still placed to the sample. On the 30 s
 benchmark clip this halved the detector calls (300 to 156) and cut the check by a quarter.
 
+Steady readings: the main face's box always comes from the short-range model on a follow square
+that stays put while the face is well inside it (scans re-measure the main face there too), and
+the mesh's crop comes from the previous mesh's own landmarks, as MediaPipe's graph does. Both
+kinds of box of one still photo used to alternate (they differ by up to 5 % of the frame), and
+the mesh crops taken from them read yaws up to 10 deg apart.
+
 Landmarks: MediaPipe's face-mesh model (``face_landmark.tflite``, 468 points with depth) runs on a
 square crop around the main face through OpenCV's DNN module, which reads TFLite. The Tasks
 ``FaceLandmarker`` was tried first, with a bundle of this model and the short-range detector: it
@@ -89,9 +95,12 @@ _MESH_KEEP_SCALE = 1.06
 _MESH_KEEP_ROLL = 3.0  # degrees
 # The crop of the previous mesh is reused for a detected face whose centre is within this
 # fraction of the crop's side of the crop's centre, whose eye line is within this many
-# degrees of the crop's, and whose box height is within _FOLLOW_KEEP_SCALE of the one it had.
+# degrees of the crop's, and whose box height is within _FOLLOW_KEEP_SCALE of the one it had;
+# and only while the crop's side is within this factor of the one the box itself would give
+# (a mesh that read no face must not hand its odd crop on).
 _MESH_REUSE_SHIFT = 0.2
 _MESH_REUSE_ROLL = 12.0
+_MESH_REUSE_SIDE = 1.6
 # MediaPipe face-mesh indices of the outer eye corners (the crop's roll, as in its graph).
 _MESH_EYE_CORNERS = (33, 263)
 # Between two detections this many samples apart, a face whose box moved less than this (IoU)
@@ -575,13 +584,14 @@ class _Roi(NamedTuple):
 
     def fits(self, face: Face, rgb: np.ndarray) -> bool:
         """Whether this crop (made on an earlier sample) still frames the detected ``face``."""
-        height, width = rgb.shape[:2]
-        cx, cy = (face.x + face.w / 2) * width, (face.y + face.h / 2) * height
-        scale = face.h * height / max(self.face_h, 1e-6)
+        own = _Roi.around(face, rgb)
+        scale = own.face_h / max(self.face_h, 1e-6)
+        side = self.side / max(own.side, 1e-6)
         return (
-            np.hypot(cx - self.cx, cy - self.cy) <= _MESH_REUSE_SHIFT * self.side
+            np.hypot(own.cx - self.cx, own.cy - self.cy) <= _MESH_REUSE_SHIFT * self.side
             and 1 / _FOLLOW_KEEP_SCALE <= scale <= _FOLLOW_KEEP_SCALE
-            and abs(_eye_line_angle(face, width, height) - self.roll) <= _MESH_REUSE_ROLL
+            and 1 / _MESH_REUSE_SIDE <= side <= _MESH_REUSE_SIDE
+            and abs(own.roll - self.roll) <= _MESH_REUSE_ROLL
         )
 
     def holds(self, other: _Roi) -> bool:
