@@ -24,6 +24,12 @@ than ``_STEADY_IOU``) takes the main face interpolated between them; where they 
 detected too, so a face arriving, leaving or jumping is still placed to the sample. On the 30 s
 benchmark clip this halved the detector calls (300 to 156) and cut the check by a quarter.
 
+Steady readings: the main face's box always comes from the short-range model on a follow square
+that stays put while the face is well inside it (scans re-measure the main face there too), and
+the mesh's crop comes from the previous mesh's own landmarks, as MediaPipe's graph does. Both
+kinds of box of one still photo used to alternate (they differ by up to 5 % of the frame), and
+the mesh crops taken from them read yaws up to 10 deg apart.
+
 Landmarks: MediaPipe's face-mesh model (``face_landmark.tflite``, 468 points with depth) runs on a
 square crop around the main face through OpenCV's DNN module, which reads TFLite. The Tasks
 ``FaceLandmarker`` was tried first, with a bundle of this model and the short-range detector: it
@@ -45,6 +51,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -67,6 +74,12 @@ _SCAN_EVERY = 3
 _TILE_EVERY = 4
 # Following: the short-range model sees a square this many face sizes wide around the face.
 _FOLLOW_CROP = 2.5
+# The follow square stays where it is while the face's centre is within this fraction of its
+# side from the square's centre and the face's size within this factor of the size it was made
+# for: the same picture then gives the same crop, hence the same box, sample after sample (a
+# square re-centred on every box made a still photo's box drift by 2-6 % of the frame).
+_FOLLOW_KEEP_SHIFT = 0.1
+_FOLLOW_KEEP_SCALE = 1.2
 # The mesh model sees the face box grown by this factor (MediaPipe's own graph uses 1.5 around
 # its tighter detection-derived rect), resized to its 192 px input, RGB scaled to 0..1.
 _LANDMARK_CROP_GROWTH = 1.6
@@ -83,6 +96,25 @@ _REGIONS = (
     (362, 263, 386, 374, 387, 373),
 )
 _REGION_SIDE = 16
+# After the first mesh of a face, the next crop comes from the mesh's own landmarks, as
+# MediaPipe's graph does (their bounding box grown by this factor, levelled by the outer eye
+# corners): the pose then no longer depends on which detector drew the box (the full-range and
+# the short-range box of one still photo gave yaws 10 deg apart). The crop is kept while the
+# new landmarks' crop is within these tolerances of it, so a still face reads the same crop.
+_MESH_ROI_GROWTH = 1.5
+_MESH_KEEP_SHIFT = 0.04  # of the crop's side
+_MESH_KEEP_SCALE = 1.06
+_MESH_KEEP_ROLL = 3.0  # degrees
+# The crop of the previous mesh is reused for a detected face whose centre is within this
+# fraction of the crop's side of the crop's centre, whose eye line is within this many
+# degrees of the crop's, and whose box height is within _FOLLOW_KEEP_SCALE of the one it had;
+# and only while the crop's side is within this factor of the one the box itself would give
+# (a mesh that read no face must not hand its odd crop on).
+_MESH_REUSE_SHIFT = 0.2
+_MESH_REUSE_ROLL = 12.0
+_MESH_REUSE_SIDE = 1.6
+# MediaPipe face-mesh indices of the outer eye corners (the crop's roll, as in its graph).
+_MESH_EYE_CORNERS = (33, 263)
 # Between two detections this many samples apart, a face whose box moved less than this (IoU)
 # is interpolated; more, or a face coming or going, and the samples between are detected too.
 _STEADY_IOU = 0.5
@@ -252,6 +284,8 @@ class FaceFinder:
     def reset(self) -> None:
         """Forget the face being followed (call between clips)."""
         self._tracked: Face | None = None
+        self._square: _Square | None = None  # where the followed face was looked for
+        self._roi: _Roi | None = None  # the mesh crop, from the last mesh's landmarks
         self.scanned = False  # whether the last detect() searched the whole frame
         self._others: list[Face] = []  # other faces the last scan saw
         self._since_scan = 0
@@ -268,7 +302,7 @@ class FaceFinder:
                 self._tracked = main
                 return [main, *self._others]
         self.scanned = True
-        faces = self._scan(rgb)
+        faces = self._measured(rgb, self._scan(rgb), keep=True)
         self._since_scan = 1
         self._tracked = faces[0] if faces else None
         self._others = faces[1:]
@@ -277,9 +311,21 @@ class FaceFinder:
     def scan(self, rgb: np.ndarray) -> list[Face]:
         """Every face in the whole frame, without changing which face is followed."""
         empty_scans = self._empty_scans
-        faces = self._scan(rgb)
+        faces = self._measured(rgb, self._scan(rgb), keep=False)
         self._empty_scans = empty_scans
         return faces
+
+    def _measured(self, rgb: np.ndarray, faces: list[Face], *, keep: bool) -> list[Face]:
+        """The scan's faces with the main one's box re-measured the way following measures it
+        (the short-range model on the follow square), so a face reads the same box whether a
+        sample was scanned or followed: the two models' boxes of one still photo differed by
+        up to 5 % of the frame, and the mesh crops and poses taken from them by up to 10 deg."""
+        if not faces:
+            return faces
+        main, tracked = faces[0], self._tracked
+        same = tracked is not None and iou(tracked.box, main.box) > _SAME_FACE_IOU
+        followed = self._follow(rgb, tracked if same else main, keep=keep, fresh=not same)
+        return [followed, *faces[1:]] if followed is not None else faces
 
     def _scan(self, rgb: np.ndarray) -> list[Face]:
         """Look for every face in the whole frame."""
@@ -304,10 +350,29 @@ class FaceFinder:
         faces.sort(key=lambda f: f.area * f.score, reverse=True)
         return faces
 
-    def _follow(self, rgb: np.ndarray, face: Face) -> Face | None:
-        """The same face in this frame, from a crop around where it was (None when lost)."""
-        region = _square_around(face, _FOLLOW_CROP, rgb)
-        found = self._detect_in_region(rgb, region, self._short)
+    def _follow(
+        self, rgb: np.ndarray, face: Face, *, keep: bool = True, fresh: bool = False
+    ) -> Face | None:
+        """The same face in this frame, from a crop around where it was (None when lost).
+
+        The crop is the last follow square while the face is still well inside it. A
+        ``fresh`` one (around a whole-frame box, which differs from the followed one) is centred
+        again on the box found in it and looked in again, so the square the face settles in
+        does not depend on which model drew the box it started from. ``keep`` remembers the
+        square used for the next sample."""
+        square = _follow_square(face, rgb, None if fresh else self._square)
+        best = self._look_in(rgb, square, face)
+        if best is not None and fresh:
+            settled = _follow_square(best, rgb, None)
+            best = self._look_in(rgb, settled, best) or best
+            square = settled
+        if keep and best is not None:
+            self._square = square
+        return best
+
+    def _look_in(self, rgb: np.ndarray, square: _Square, face: Face) -> Face | None:
+        """The face in ``square`` that overlaps ``face`` most confidently (None when none)."""
+        found = self._detect_in_region(rgb, square.region(rgb), self._short)
         overlapping = [f for f in found if iou(f.box, face.box) > _SAME_FACE_IOU]
         return max(overlapping, key=lambda f: f.score, default=None)
 
@@ -316,20 +381,34 @@ class FaceFinder:
         were not requested)."""
         if self._mesh is None:
             return None
+        roi = self._roi if self._roi is not None and self._roi.fits(face, rgb) else None
+        fresh = roi is None
+        if fresh:
+            roi = _Roi.around(face, rgb)
+        reading = self._run_mesh(rgb, roi)
+        found = _Roi.of_points(reading.points, reading.matrix, face, rgb)
+        if fresh:  # once more on the mesh's own crop: the detector's box no longer counts
+            roi = found
+            reading = self._run_mesh(rgb, roi)
+            found = _Roi.of_points(reading.points, reading.matrix, face, rgb)
+        self._roi = roi if roi.holds(found) else found
+        return FaceLandmarks(
+            points=reading.points,
+            crop_size=_LANDMARK_INPUT,
+            crop_roll=roi.roll,
+            presence=reading.presence,
+            regions=_region_patches(reading.crop, reading.points),
+        )
+
+    def _run_mesh(self, rgb: np.ndarray, roi: _Roi) -> _MeshReading:
+        """The mesh on ``roi``: its 468 points, the crop's map and presence score, the crop."""
         import cv2
 
-        roll = _eye_line_angle(face, rgb.shape[1], rgb.shape[0])
-        crop = _level_crop(rgb, face, roll, _LANDMARK_CROP_GROWTH, _LANDMARK_INPUT)
+        crop, matrix = _level_crop(rgb, roi, _LANDMARK_INPUT)
         self._mesh.setInput(cv2.dnn.blobFromImage(crop, 1 / 255.0))
         points, presence = self._mesh.forward(_MESH_OUTPUTS)
         points = (points.reshape(-1, 3) / _LANDMARK_INPUT).astype(np.float32)
-        return FaceLandmarks(
-            points=points,
-            crop_size=_LANDMARK_INPUT,
-            crop_roll=roll,
-            presence=float(presence.ravel()[0]),
-            regions=_region_patches(crop, points),
-        )
+        return _MeshReading(points, matrix, float(presence.ravel()[0]), crop)
 
     @staticmethod
     def _detect(model, rgb: np.ndarray) -> list[Face]:
@@ -448,19 +527,114 @@ def _interpolated(a: Face, b: Face, share: float) -> Face:
     )
 
 
+class _Square(NamedTuple):
+    """A square around a face, in frame pixels: its centre, its side, and the face size
+    (pixels, the box's longer side) it was made for."""
+
+    cx: float
+    cy: float
+    side: float
+    made_for: float
+
+    @classmethod
+    def around(cls, face: Face, size: float, rgb: np.ndarray) -> _Square:
+        """``size`` face-sizes wide, centred on the face."""
+        height, width = rgb.shape[:2]
+        face_size = max(face.h * height, face.w * width)
+        cx, cy = (face.x + face.w / 2) * width, (face.y + face.h / 2) * height
+        return cls(cx, cy, face_size * size, face_size)
+
+    def region(self, rgb: np.ndarray) -> tuple[float, float, float, float]:
+        """The square clipped to the frame, as fractions: x0, y0, x1, y1."""
+        height, width = rgb.shape[:2]
+        half = self.side / 2
+        return (
+            max(0.0, (self.cx - half) / width),
+            max(0.0, (self.cy - half) / height),
+            min(1.0, (self.cx + half) / width),
+            min(1.0, (self.cy + half) / height),
+        )
+
+
 def _square_around(face: Face, size: float, rgb: np.ndarray) -> tuple[float, float, float, float]:
     """A square region ``size`` face-sizes wide centred on the face, clipped to the frame
     (fractions: x0, y0, x1, y1)."""
-    height, width = rgb.shape[:2]
-    side = max(face.h * height, face.w * width) * size
-    half_w, half_h = side / 2 / width, side / 2 / height
-    cx, cy = face.x + face.w / 2, face.y + face.h / 2
-    return (
-        max(0.0, cx - half_w),
-        max(0.0, cy - half_h),
-        min(1.0, cx + half_w),
-        min(1.0, cy + half_h),
-    )
+    return _Square.around(face, size, rgb).region(rgb)
+
+
+def _follow_square(face: Face, rgb: np.ndarray, kept: _Square | None) -> _Square:
+    """Where to look for ``face`` next: ``kept`` while the face is still well inside it."""
+    square = _Square.around(face, _FOLLOW_CROP, rgb)
+    if kept is None:
+        return square
+    shift = max(abs(square.cx - kept.cx), abs(square.cy - kept.cy))
+    scale = square.made_for / max(kept.made_for, 1e-6)
+    inside = shift <= _FOLLOW_KEEP_SHIFT * kept.side
+    return kept if inside and 1 / _FOLLOW_KEEP_SCALE <= scale <= _FOLLOW_KEEP_SCALE else square
+
+
+class _MeshReading(NamedTuple):
+    """One run of the face mesh: its 468 points (fractions of the crop), the crop's affine map
+    from frame pixels to crop pixels, the face-presence logit, and the crop itself (RGB)."""
+
+    points: np.ndarray
+    matrix: np.ndarray
+    presence: float
+    crop: np.ndarray
+
+
+class _Roi(NamedTuple):
+    """The face mesh's crop, in frame pixels: centre, side, clockwise roll (degrees) it is
+    levelled by, and the height (pixels) of the detector box it was used for."""
+
+    cx: float
+    cy: float
+    side: float
+    roll: float
+    face_h: float
+
+    @classmethod
+    def around(cls, face: Face, rgb: np.ndarray) -> _Roi:
+        """From a detector box: grown by _LANDMARK_CROP_GROWTH, levelled by its eye keypoints."""
+        height, width = rgb.shape[:2]
+        square = _Square.around(face, _LANDMARK_CROP_GROWTH, rgb)
+        roll = _eye_line_angle(face, width, height)
+        return cls(square.cx, square.cy, square.side, roll, face.h * height)
+
+    @classmethod
+    def of_points(cls, points: np.ndarray, matrix: np.ndarray, face: Face, rgb: np.ndarray):
+        """From mesh points (fractions of the crop that ``matrix`` made): their bounding box
+        grown by _MESH_ROI_GROWTH, levelled by the outer eye corners."""
+        import cv2
+
+        inverse = cv2.invertAffineTransform(matrix)
+        xy = (points[:, :2] * _LANDMARK_INPUT) @ inverse[:, :2].T + inverse[:, 2]
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+        right, left = xy[_MESH_EYE_CORNERS[0]], xy[_MESH_EYE_CORNERS[1]]
+        roll = float(np.degrees(np.arctan2(left[1] - right[1], left[0] - right[0])))
+        side = max(x1 - x0, y1 - y0) * _MESH_ROI_GROWTH
+        face_h = face.h * rgb.shape[0]
+        return cls(float(x0 + x1) / 2, float(y0 + y1) / 2, float(side), roll, face_h)
+
+    def fits(self, face: Face, rgb: np.ndarray) -> bool:
+        """Whether this crop (made on an earlier sample) still frames the detected ``face``."""
+        own = _Roi.around(face, rgb)
+        scale = own.face_h / max(self.face_h, 1e-6)
+        side = self.side / max(own.side, 1e-6)
+        return (
+            np.hypot(own.cx - self.cx, own.cy - self.cy) <= _MESH_REUSE_SHIFT * self.side
+            and 1 / _FOLLOW_KEEP_SCALE <= scale <= _FOLLOW_KEEP_SCALE
+            and 1 / _MESH_REUSE_SIDE <= side <= _MESH_REUSE_SIDE
+            and abs(own.roll - self.roll) <= _MESH_REUSE_ROLL
+        )
+
+    def holds(self, other: _Roi) -> bool:
+        """Whether ``other`` is this crop within the tolerances that keep it."""
+        return (
+            np.hypot(other.cx - self.cx, other.cy - self.cy) <= _MESH_KEEP_SHIFT * self.side
+            and 1 / _MESH_KEEP_SCALE <= other.side / max(self.side, 1e-6) <= _MESH_KEEP_SCALE
+            and abs(other.roll - self.roll) <= _MESH_KEEP_ROLL
+        )
 
 
 def _region_patches(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -545,18 +719,16 @@ def _eye_line_angle(face: Face, width: int, height: int) -> float:
     return float(np.degrees(np.arctan2((ly - ry) * height, (lx - rx) * width)))
 
 
-def _level_crop(rgb: np.ndarray, face: Face, roll: float, growth: float, size: int) -> np.ndarray:
-    """A square crop centred on the face, ``growth`` face-sizes wide, turned by ``roll`` so the
-    eyes are level (as MediaPipe's own graph does: the mesh model expects upright faces), resized
-    to ``size``; parts outside the frame are black."""
+def _level_crop(rgb: np.ndarray, roi: _Roi, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``roi`` square turned by its roll so the eyes are level (as MediaPipe's own graph
+    does: the mesh model expects upright faces), resized to ``size``; parts outside the frame
+    are black. Also returns the affine map from frame pixels to crop pixels."""
     import cv2
 
-    height, width = rgb.shape[:2]
-    side = max(face.w * width, face.h * height) * growth
-    cx, cy = (face.x + face.w / 2) * width, (face.y + face.h / 2) * height
-    scale = size / max(side, 1.0)
+    scale = size / max(roi.side, 1.0)
     # One affine warp turns, crops, pads and resizes: OpenCV's positive angle is counter-clockwise.
-    matrix = cv2.getRotationMatrix2D((cx, cy), roll, scale)
-    matrix[:, 2] += (size / 2 - cx, size / 2 - cy)
+    matrix = cv2.getRotationMatrix2D((roi.cx, roi.cy), roi.roll, scale)
+    matrix[:, 2] += (size / 2 - roi.cx, size / 2 - roi.cy)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.warpAffine(rgb, matrix, (size, size), flags=interpolation, borderValue=(0, 0, 0))
+    crop = cv2.warpAffine(rgb, matrix, (size, size), flags=interpolation, borderValue=(0, 0, 0))
+    return crop, matrix

@@ -111,8 +111,29 @@ class Quality:
     auto_face_share: float = 0.5
     # Frames scoring below this are "bad" and weigh against any window that holds them.
     bad_frame_score: float = 0.35
-    # Windows within this score of the best are "equally good": the longest of them wins.
+    # Windows are ranked by their score times 1 + this much for their length: 0 for the
+    # shortest allowed, all of it for the longest (two more seconds of the same character are
+    # worth a little quality: on carphone's talker the first 2 s score 0.91 and all 4 s 0.85).
+    window_length_worth: float = 0.1
+    # Windows ranked within this of the best are "equally good": the longest of them that shares
+    # footage with the best wins (a near-tie lengthens the best window, never swaps its shot).
     window_tie: float = 0.02
+    # Graded frame score (windows.py): within the acceptable band a frame still scores higher
+    # for a bigger face (subject), a more frontal pose, a sharper and better lit picture. Each
+    # grade g runs 0..1 and multiplies the score by 1 - weight × (1 - g), so together they leave
+    # an acceptable frame at least 0.8 × 0.8 × 0.9 × 0.9 × 0.9 = 0.47: enough that a 0.52-high
+    # frontal close-up (0.99) beats a 0.29-high medium shot turned 17° (0.76), never enough to
+    # make an acceptable frame "bad" (below bad_frame_score).
+    face_height_best: float = 0.5  # face height (of the frame) that gets the full size grade
+    subject_size_best: float = 0.5  # subject size that gets the full size grade
+    sharpness_good: float = 60.0  # sharpness that gets the full sharpness grade
+    face_luma_good: float = 100.0  # luma between "good" and "bright_good": full light grade
+    face_luma_bright_good: float = 190.0
+    grade_size: float = 0.2  # weight of the size grade: ramp from the "good" to the "best" size
+    grade_yaw: float = 0.2  # weight of frontality: 1 at yaw 0, 0 at yaw_warn
+    grade_pitch: float = 0.1  # the same for pitch (0 at pitch_warn)
+    grade_sharpness: float = 0.1  # ramp from sharpness_soft to sharpness_good
+    grade_light: float = 0.1  # ramp from face_luma_dim to face_luma_good, and down to bright
 
 
 @dataclass(frozen=True)

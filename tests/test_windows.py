@@ -38,7 +38,9 @@ def brute_force(scores, cuts, min_s=2.0, max_s=4.0):
                 continue
             span = scores[i : j + 1]
             bad = np.mean(span < Q.bad_frame_score)
-            candidates.append((np.mean(span) * (1 - bad) ** 2, length_s, i, j))
+            score = np.mean(span) * (1 - bad) ** 2
+            rank = score * (1 + Q.window_length_worth * min(1.0, max(0.0, (length_s - min_s) / 2)))
+            candidates.append((rank, score, length_s, i, j))
     return max(candidates) if candidates else None
 
 
@@ -90,10 +92,12 @@ def test_matches_brute_force(seed):
     if reference is None:
         assert window is None
         return
-    best_score = reference[0]
+    best_rank = reference[0]
+    share = min(1.0, max(0.0, window.duration_s / 2.0 - 1))
+    rank = window.score * (1 + Q.window_length_worth * share)
     # The fast search may pick a longer window within the tie margin, never a worse one.
-    assert window.score >= best_score - Q.window_tie - 1e-9
-    assert window.score <= best_score + 1e-9
+    assert rank >= best_rank - Q.window_tie - 1e-6
+    assert rank <= best_rank + 1e-6
     expected = np.mean(scores[window.first_sample : window.last_sample + 1])
     assert window.mean_frame_score == pytest.approx(expected)
 
@@ -136,3 +140,29 @@ def test_window_stops_before_frames_that_were_not_decoded_across_a_cut():
     scores = [0.9] * 31 + [0.1] * 29
     window = _shots(scores, Cut(3.1, 3.0 + 1 / 30, 50.0, 0.0))
     assert window.end_s == pytest.approx(3.0 + 1 / 30)
+def test_a_clearly_better_shot_beats_a_longer_one():
+    # 3.5 s of a worse shot, a cut, 2.2 s of a clearly better one: length is worth something
+    # (Quality.window_length_worth), not a shot 0.15 better.
+    scores = [0.78] * 35 + [0.93] * 22
+    cuts = [False] * 57
+    cuts[35] = True
+    window = search(scores, cuts)
+    assert window.first_sample == 35
+
+
+def test_near_ties_lengthen_the_best_window_but_never_swap_its_shot():
+    # Shot A's 4 s (0.85, ranked 0.935) is within the tie margin of shot B's 3 s (0.91, ranked
+    # 0.9555) and longer, but shares no footage with it: B, the better shot, is kept.
+    scores = [0.85] * 40 + [0.91] * 30
+    cuts = [False] * 70
+    cuts[40] = True
+    window = search(scores, cuts)
+    assert (window.first_sample, window.last_sample) == (40, 69)
+
+
+def test_one_good_shot_keeps_its_whole_length():
+    # One shot whose first half is a little better (a talker who then turns a little): all
+    # 4 s of it, not just the best 2 s.
+    scores = [0.91] * 20 + [0.8] * 20
+    window = search(scores)
+    assert (window.start_s, window.end_s) == (0.0, 4.0)
