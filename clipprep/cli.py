@@ -832,8 +832,23 @@ def models_path(model_dir):
 
 
 @main.command("profiles")
-def profiles_command():
+@click.option(
+    "--json", "as_json", is_flag=True, help="Every rule and threshold, one profile per line."
+)
+def profiles_command(as_json):
     """List the service profiles and their rules."""
     for profile in PROFILES.values():
+        if as_json:
+            json_line({**profile.to_dict(), "default": profile.name == DEFAULT_PROFILE})
+            continue
         default = " (default)" if profile.name == DEFAULT_PROFILE else ""
-        click.echo(f"{profile.name}{default}\n  {profile.description}")
+        echo(f"{profile.name}{default}\n  {profile.description}")
+
+
+@main.command("schema")
+@click.argument("kind", type=click.Choice(["report", "prepare", "batch"]), default="report")
+def schema_command(kind):
+    """Print the JSON Schema of check --json (report), prepare --json, or a batch line."""
+    from .schema import schema
+
+    echo(json.dumps(schema(kind), indent=2, ensure_ascii=False))

@@ -244,3 +244,157 @@ def test_frames_without_json_is_refused(ready_clip):
     assert result.returncode == EXIT_USAGE
     assert "--frames" in result.stderr.decode() and "--json" in result.stderr.decode()
     assert result.stdout == b""
+
+
+# --- features: schemas, profiles --json, progress, -q/-v, help --------------------------------
+
+
+def printed_schema(kind: str) -> dict:
+    """The schema as ``clipprep schema KIND`` prints it (checked to be a valid schema)."""
+    from jsonschema import Draft202012Validator
+
+    result = run("schema", kind)
+    assert result.returncode == 0, result.stderr.decode()
+    schema = json.loads(result.stdout)
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def assert_valid(document: dict, kind: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(printed_schema(kind))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+    assert not errors, errors
+
+
+def test_check_reports_match_the_report_schema(ready_clip, long_clip, tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    result = run("check", "--json", "--frames", ready_clip, long_clip, junk)
+    reports = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [r["verdict"] for r in reports] == ["ready", "fixable", "unreadable"]
+    for report in reports:
+        assert_valid(report, "report")
+    assert reports[0]["frames"]  # the per-frame part was checked too
+    from jsonschema import Draft202012Validator
+
+    broken = {**reports[0], "verdict": "great", "best_window": {"start": -1}}
+    assert len(list(Draft202012Validator(printed_schema("report")).iter_errors(broken))) >= 2
+
+
+def test_prepare_result_matches_the_prepare_schema(long_clip, tmp_path):
+    result = run("prepare", "--json", long_clip, "-o", tmp_path / "out.mp4")
+    assert result.returncode == EXIT_READY, result.stderr.decode()
+    assert_valid(json.loads(result.stdout), "prepare")
+
+
+def test_batch_lines_match_the_batch_schema(ready_clip, tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video")
+    out = tmp_path / "out"
+    result = run("batch", ready_clip, junk, "--out", out, "--cache-dir", tmp_path / "cache")
+    assert result.returncode == 5, result.stderr.decode()
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert_valid(json.loads(line), "batch")
+    error_entry = {
+        "path": "x.mp4",
+        "verdict": "error",
+        "cached": False,
+        "error": {"code": "worker_crashed", "message": "died", "hint": None},
+    }
+    assert_valid(error_entry, "batch")
+
+
+def test_profiles_json_gives_every_rule_as_numbers():
+    from clipprep.profiles import PROFILES
+
+    result = run("profiles", "--json")
+    assert result.returncode == 0
+    printed = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [p["name"] for p in printed] == list(PROFILES)
+    for data in printed:
+        expected = PROFILES[data.pop("name")].to_dict()
+        expected.pop("name")
+        data.pop("default")
+        assert data == json.loads(json.dumps(expected))
+        for group in ("quality", "limits"):
+            assert all(isinstance(v, int | float) for v in data[group].values()), group
+
+
+def run_in_terminal(*args, timeout: float = 300) -> tuple[int, str]:
+    """The command with stdin, stdout and stderr on a pseudo-terminal (120 columns)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
+    process = subprocess.Popen(
+        [ENTRY_POINT, *map(str, args)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**environment, "TERM": "xterm-256color"},
+    )
+    os.close(follower)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1.0)
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the command closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return code, b"".join(chunks).decode(errors="replace")
+
+
+def test_a_long_check_and_an_encode_show_progress_on_a_terminal(long_720p, tmp_path):
+    code, shown = run_in_terminal("check", long_720p)
+    assert code == EXIT_FIXABLE, shown
+    assert "checking long25.mp4" in shown and "%" in shown
+    code, shown = run_in_terminal("prepare", long_720p, "-o", tmp_path / "o.mp4")
+    assert code == EXIT_READY, shown
+    assert "encoding" in shown and "%" in shown
+    quiet_code, quiet = run_in_terminal("check", "-q", long_720p)
+    assert quiet_code == EXIT_FIXABLE and "%" not in quiet and "checking" not in quiet
+    piped = run("check", long_720p)  # not a terminal: no bar on stderr
+    assert b"%" not in piped.stderr and b"checking" not in piped.stderr
+
+
+def test_quiet_and_verbose(ready_clip, long_clip):
+    quiet = run("check", "-q", ready_clip, long_clip).stdout.decode().splitlines()
+    assert quiet == [f"READY  {ready_clip}", f"FIXABLE  {long_clip}  (too_long, too_dark)"]
+    verbose = run("check", "-v", ready_clip).stdout.decode()
+    assert "frames at 10 fps" in verbose and "window medians: face_h" in verbose
+    assert "took" in verbose
+    both = run("check", "-q", "-v", ready_clip)
+    assert both.returncode == EXIT_USAGE
+
+
+def test_check_on_a_folder_suggests_batch(tmp_path):
+    result = run("check", tmp_path)
+    assert result.returncode == EXIT_USAGE
+    assert f"clipprep batch {tmp_path}" in result.stderr.decode()
+
+
+def test_help_shows_examples_and_exit_codes():
+    result = run("--help")
+    out = result.stdout.decode()
+    assert result.returncode == 0
+    assert "clipprep check take3.mov" in out and "clipprep prepare take3.mov" in out
+    for code in ("0 ready", "3 fixable", "4 rejected", "5 unreadable", "2 usage error", "130"):
+        assert code in out
