@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ClipprepError, InputError, UsageError
-from .files import temporary_beside
+from .files import temporary_name_beside
 from .probe import Probe, VideoInfo
 from .profiles import Profile
 from .report import Report
@@ -239,7 +239,7 @@ def write(
     output = Path(output)
     if not output.parent.is_dir():
         raise UsageError(f"{output.parent}: no such folder")
-    temporary = temporary_beside(output, suffix=".part.mp4")
+    temporary = temporary_name_beside(output, suffix=".part.mp4")  # _encode creates it
     try:
         _encode(Path(source), temporary, chosen, profile, on_frame)
         _publish(temporary, output, force)

@@ -147,8 +147,9 @@ def test_10bit_hevc_comes_out_8bit_h264(analyzer, make_clip, tmp_path):
 
 def test_low_resolution_is_not_upscaled_unless_asked(analyzer, make_clip, tmp_path):
     source = make_clip("small.mp4", [Segment(2.5, "face")], width=640, height=360)
-    with pytest.raises(PrepareError, match="--allow-upscale"):  # rejected: nothing written
+    with pytest.raises(PrepareError, match="low_resolution") as refused:  # nothing written
         prepare(source, tmp_path / "refused.mp4", analyzer=analyzer)
+    assert "--allow-upscale" in refused.value.hint
     assert not (tmp_path / "refused.mp4").exists()
     kept = prepare(source, tmp_path / "kept.mp4", even_if_rejected=True, analyzer=analyzer)
     assert kept.after.video.height == 360
