@@ -246,6 +246,7 @@ def check(
             for path in paths:
                 following = bar.follow(f"checking {Path(path).name}")
                 report = analyzer.check(path, name=name, progress=following)
+                bar.hide()
                 if as_json:
                     json_line(report.to_dict(include_frames=frames))
                 else:
@@ -383,32 +384,37 @@ class _ProgressBar:
     def __init__(self, *, enabled: bool, min_total: float = 0.0):
         self._enabled = enabled and sys.stderr.isatty()
         self._min_total = min_total
-        self._bar = None
-        self._task = None
+        self._bar = self._task = None
 
     def __enter__(self) -> _ProgressBar:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        self.hide()
 
     def follow(self, description: str):
         """The callback for one task (None when no bar is shown: nothing to report to)."""
         if not self._enabled:
             return None
-        if self._task is not None:  # the previous clip's bar makes room for this one
-            self._bar.remove_task(self._task)
-            self._task = None
+        self.hide()  # the previous clip's bar makes room for this one
 
         def report(done: float, total: float) -> None:
             if total < self._min_total:
                 return
+            if done >= total:  # finished: a bar held at 100% would look stuck while the
+                self.hide()  # rest of the command runs (prepare checks the result)
+                return
             if self._task is None:
                 self._task = self._start().add_task(description, total=total)
-            self._bar.update(self._task, completed=min(done, total), total=total)
+            self._bar.update(self._task, completed=done, total=total)
 
         return report
+
+    def hide(self) -> None:
+        """Erase the bar (before printing on the same terminal: the two would interleave)."""
+        if self._bar is not None:
+            self._bar.stop()
+        self._bar = self._task = None
 
     def _start(self):
         if self._bar is None:
