@@ -230,7 +230,6 @@ def check(
         level = _verbosity(quiet, verbose)
         if frames and not as_json:
             raise UsageError("--frames only adds to --json", hint="use --json --frames")
-        _refuse_folders(paths)
         worst = EXIT_READY
         console = _console()
         with (
@@ -259,18 +258,6 @@ def check(
 
 # A check shows a progress bar for clips at least this long (shorter ones take a second or two).
 _CHECK_PROGRESS_MIN_S = 10.0
-
-
-def _refuse_folders(paths) -> None:
-    """``check`` takes files: a folder gets the command that takes folders."""
-    folders = [p for p in paths if Path(p).is_dir()]
-    if folders:
-        import shlex
-
-        raise UsageError(
-            f"{', '.join(folders)}: a folder, not a video file",
-            hint=f"`{shlex.join(['clipprep', 'batch', *folders])}` checks every clip in it",
-        )
 
 
 @main.command()

@@ -20,6 +20,7 @@ from clipprep.cli import (
     EXIT_FIXABLE,
     EXIT_READY,
     EXIT_REJECTED,
+    EXIT_UNREADABLE,
     EXIT_USAGE,
 )
 from clipprep.synth import Segment
@@ -385,10 +386,13 @@ def test_quiet_and_verbose(ready_clip, long_clip):
     assert both.returncode == EXIT_USAGE
 
 
-def test_check_on_a_folder_suggests_batch(tmp_path):
-    result = run("check", tmp_path)
-    assert result.returncode == EXIT_USAGE
-    assert f"clipprep batch {tmp_path}" in result.stderr.decode()
+def test_check_on_a_folder_suggests_batch(tmp_path, ready_clip):
+    folder = tmp_path / "my clips"
+    folder.mkdir()
+    result = run("check", folder, ready_clip)  # the folder is reported, the clip still checked
+    assert result.returncode == EXIT_UNREADABLE
+    out = result.stdout.decode()
+    assert f"clipprep batch '{folder}'" in out and "READY" in out
 
 
 def test_help_shows_examples_and_exit_codes():
