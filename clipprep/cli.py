@@ -240,10 +240,10 @@ def check(
                 model_dir=model_dir,
                 thorough=thorough,
             ) as analyzer,
-            _ProgressBar(enabled=level > 0, min_total=_CHECK_PROGRESS_MIN_S) as bar,
+            _ProgressBar(enabled=level > 0) as bar,
         ):
             for path in paths:
-                following = bar.follow(f"checking {Path(path).name}")
+                following = bar.follow(f"checking {Path(path).name}", _CHECK_PROGRESS_MIN_S)
                 report = analyzer.check(path, name=name, progress=following)
                 bar.hide()
                 if as_json:
@@ -334,6 +334,7 @@ def prepare(
                 even_if_rejected=even_if_rejected,
                 name=name,
                 analyzer=analyzer,
+                progress=bar.follow(f"checking {Path(path).name}", _CHECK_PROGRESS_MIN_S),
                 on_frame=bar.follow("encoding"),
             )
         if as_json:
@@ -364,14 +365,14 @@ class _ProgressBar:
     """A bar with percent and time left on an interactive stderr; nothing on a pipe or with -q.
 
     :meth:`follow` gives the callback a long task reports to (``done``, ``total``): seconds of
-    clip analysed, or frames encoded. The bar appears once a task of at least ``min_total``
-    reports, and is erased when the block ends.
+    clip analysed, or frames encoded. One task is shown at a time; it appears when a task of at
+    least ``min_total`` reports, and is erased when it completes, when another task reports,
+    and when the block ends.
     """
 
-    def __init__(self, *, enabled: bool, min_total: float = 0.0):
+    def __init__(self, *, enabled: bool):
         self._enabled = enabled and sys.stderr.isatty()
-        self._min_total = min_total
-        self._bar = self._task = None
+        self._bar = self._task = self._owner = None
 
     def __enter__(self) -> _ProgressBar:
         return self
@@ -379,20 +380,23 @@ class _ProgressBar:
     def __exit__(self, *exc) -> None:
         self.hide()
 
-    def follow(self, description: str):
+    def follow(self, description: str, min_total: float = 0.0):
         """The callback for one task (None when no bar is shown: nothing to report to)."""
         if not self._enabled:
             return None
-        self.hide()  # the previous clip's bar makes room for this one
 
         def report(done: float, total: float) -> None:
-            if total < self._min_total:
+            if total < min_total:
                 return
-            if done >= total:  # finished: a bar held at 100% would look stuck while the
-                self.hide()  # rest of the command runs (prepare checks the result)
+            if self._owner is not report or done >= total:
+                # Another task's bar makes room; a finished one goes: held at 100% it would look
+                # stuck while the rest of the command runs (prepare checks the result).
+                self.hide()
+            if done >= total:
                 return
             if self._task is None:
                 self._task = self._start().add_task(description, total=total)
+                self._owner = report
             self._bar.update(self._task, completed=done, total=total)
 
         return report
@@ -401,7 +405,7 @@ class _ProgressBar:
         """Erase the bar (before printing on the same terminal: the two would interleave)."""
         if self._bar is not None:
             self._bar.stop()
-        self._bar = self._task = None
+        self._bar = self._task = self._owner = None
 
     def _start(self):
         if self._bar is None:

@@ -514,12 +514,14 @@ def prepare(
     analyzer=None,
     on_frame: Callable[[int, int], None] | None = None,
     even_if_rejected: bool = False,
+    progress: Callable[[float, float], None] | None = None,
 ) -> Prepared:
     """Check ``path``, write the upload-ready clip to ``output`` and check that too.
 
     ``subject`` (``auto``/``face``/``any``) is what the character is judged and cropped by.
     ``analyzer`` (a :class:`clipprep.Analyzer`) reuses loaded models across many clips.
-    ``on_frame(done, total)`` follows the encode. A rejected clip (an error no cut, crop or
+    ``progress(done_s, duration_s)`` follows the first check, ``on_frame(done, total)`` the
+    encode. A rejected clip (an error no cut, crop or
     scale can fix) is not encoded unless ``even_if_rejected``: nothing in it would be ready.
     Raises :class:`InputError` (unreadable input), :class:`UsageError` (bad window, aspect,
     or an output that exists without ``force``) or :class:`PrepareError` (nothing to keep).
@@ -535,7 +537,7 @@ def prepare(
     owned = analyzer is None
     analyzer = analyzer or Analyzer(profile=profile, subject=subject)
     try:
-        before = analyzer.check(source, name=name)
+        before = analyzer.check(source, name=name, progress=progress)
         if before.verdict == "unreadable":
             problem = before.problems[0]
             raise InputError(problem.message, code=problem.code, hint=problem.hint)

@@ -369,6 +369,7 @@ def test_a_long_check_and_an_encode_show_progress_on_a_terminal(long_720p, tmp_p
     assert "checking long25.mp4" in shown and "%" in shown
     code, shown = run_in_terminal("prepare", long_720p, "-o", tmp_path / "o.mp4")
     assert code == EXIT_READY, shown
+    assert "checking long25.mp4" in shown  # prepare's first check of the long source
     assert "encoding" in shown and "%" in shown
     quiet_code, quiet = run_in_terminal("check", "-q", long_720p)
     assert quiet_code == EXIT_FIXABLE and "%" not in quiet and "checking" not in quiet
