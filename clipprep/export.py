@@ -521,8 +521,8 @@ def prepare(
     ``subject`` (``auto``/``face``/``any``) is what the character is judged and cropped by.
     ``analyzer`` (a :class:`clipprep.Analyzer`) reuses loaded models across many clips.
     ``progress(done_s, duration_s)`` follows the first check, ``on_frame(done, total)`` the
-    encode. A rejected clip (an error no cut, crop or
-    scale can fix) is not encoded unless ``even_if_rejected``: nothing in it would be ready.
+    encode. A rejected clip (an error no cut, crop or scale can fix) is not encoded unless
+    ``even_if_rejected``: nothing in it would be ready.
     Raises :class:`InputError` (unreadable input), :class:`UsageError` (bad window, aspect,
     or an output that exists without ``force``) or :class:`PrepareError` (nothing to keep).
     """
