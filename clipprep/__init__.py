@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from . import _startup
+
 __version__ = "0.1.0"
+
+_startup.install()  # only in the installed command: Ctrl-C while it is starting exits 130
 
 _EXPORTS = {
     "check": "clipprep.pipeline",

@@ -300,6 +300,7 @@ def check_many(
     (``tcp://host:port``) to run on a cluster instead (needs ``clipprep[dask]``). Interrupting
     the iteration (Ctrl-C) stops the workers; finished results stay cached.
     """
+    _refuse_in_bootstrapping_worker()
     settings = settings or Settings()
     names = [os.fspath(p) for p in paths]
     folder = os.fspath(cache_folder) if cache_folder is not None else None
@@ -314,6 +315,25 @@ def check_many(
         yield from pool.run(names)
     finally:
         pool.close()
+
+
+# A worker exits with this code when starting it ran the user's script into check_many again.
+_UNGUARDED_MAIN_EXIT = 79
+_UNGUARDED_MAIN = (
+    "check_many was called again while a worker process imported your script: call it under "
+    '`if __name__ == "__main__":`'
+)
+
+
+def _refuse_in_bootstrapping_worker() -> None:
+    """A spawned worker imports the main script; a script that calls check_many without the
+    ``__main__`` guard would start workers from every worker. Stop such a worker silently
+    with a code the parent turns into one line of explanation."""
+    import multiprocessing
+
+    # multiprocessing's own flag for "this process is still importing the parent's main".
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SystemExit(_UNGUARDED_MAIN_EXIT)
 
 
 class _WorkerPool:
@@ -371,6 +391,13 @@ class _WorkerPool:
             message = worker["pipe"].recv()
         except (EOFError, OSError):  # the worker died
             if worker["path"] is None:
+                worker["process"].join(timeout=5)
+                if worker["process"].exitcode == _UNGUARDED_MAIN_EXIT:
+                    raise ClipprepError(
+                        _UNGUARDED_MAIN,
+                        code="main_not_guarded",
+                        hint="worker processes import the main script (see the README)",
+                    ) from None
                 raise ClipprepError(
                     "a batch worker died before taking a clip", code="worker_crashed"
                 ) from None

@@ -19,12 +19,14 @@ Exit codes (the worst clip decides when several are checked):
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .console import configure_streams, echo, json_line, make_console
 from .errors import ClipprepError, ModelError, OutcomeUnknown, ServiceError, UsageError
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
 from .profiles import DEFAULT_PROFILE, PROFILES
@@ -42,9 +44,8 @@ VERDICT_EXIT = {
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
+    # Text is printed as given (file names are not markup); see console.py.
+    return make_console(stderr=stderr)
 
 
 def _run(debug: bool, action) -> int:
@@ -52,18 +53,18 @@ def _run(debug: bool, action) -> int:
     try:
         return action()
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except ClipprepError as exc:
         if debug:
             raise
         hint = f"\n  hint: {exc.hint}" if exc.hint else ""
-        click.echo(f"clipprep: error [{exc.code}]: {exc.message}{hint}", err=True)
+        echo(f"clipprep: error [{exc.code}]: {exc.message}{hint}", err=True)
         return _exit_code_for(exc)
     except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
         if debug:
             raise
-        click.echo(
+        echo(
             f"clipprep: internal error: {type(exc).__name__}: {exc}\n"
             "  rerun with --debug for the traceback, and please report it",
             err=True,
@@ -80,10 +81,23 @@ def _exit_code_for(exc: ClipprepError) -> int:
         return EXIT_ATTENTION
     if isinstance(exc, ServiceError):
         return EXIT_SERVICE
-    if exc.code in ("cannot_prepare", "preflight_rejected"):  # it needs a new recording
+    # it needs a new recording
+    if exc.code in ("cannot_prepare", "preflight_rejected", "clip_rejected"):
         return EXIT_REJECTED
     return EXIT_UNREADABLE
 
+
+_EPILOG = """\b
+Examples:
+  clipprep check take3.mov               is it ready? which 2-4 s to keep?
+  clipprep prepare take3.mov -o joe.mp4  write the upload-ready clip
+
+\b
+Exit codes (the worst clip decides):
+  0 ready    3 fixable    4 rejected    5 unreadable    2 usage error
+  6 face models missing   7 service refused   8 submit needs attention
+  1 internal error (a bug)   130 interrupted
+"""
 
 _profile_option = click.option(
     "--profile",
@@ -129,10 +143,29 @@ def _custom_profile(
     return profile
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="Also say how each clip was measured (frames, timing)."
+)
+_quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="One line per clip, no progress bar (errors still shown)."
+)
+
+
+def _verbosity(quiet: bool, verbose: bool) -> int:
+    """0 quiet, 1 normal, 2 verbose."""
+    if quiet and verbose:
+        raise UsageError("-q/--quiet and -v/--verbose contradict each other", hint="pick one")
+    return 0 if quiet else 2 if verbose else 1
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
 @click.version_option(__version__, prog_name="clipprep")
 def main() -> None:
     """Get a short clip ready to become a character in video-generation services."""
+    from . import _startup
+
+    _startup.release()  # from here on Ctrl-C is a KeyboardInterrupt: cleanup, then exit 130
+    configure_streams()
 
 
 @main.command()
@@ -172,6 +205,8 @@ def main() -> None:
 )
 @_model_dir_option
 @_time_limit_option
+@_quiet_option
+@_verbose_option
 @_debug_option
 def check(
     paths,
@@ -186,6 +221,8 @@ def check(
     html_page,
     model_dir,
     time_limit,
+    quiet,
+    verbose,
     debug,
 ):
     """Check clips and find each one's best 2–4 s window.
@@ -195,28 +232,34 @@ def check(
 
     def action() -> int:
         from .pipeline import Analyzer
+        from .report import render
 
+        level = _verbosity(quiet, verbose)
+        if frames and not as_json:
+            raise UsageError("--frames only adds to --json", hint="use --json --frames")
         worst = EXIT_READY
         console = _console()
         entries = []
         if html_page and not Path(html_page).resolve().parent.is_dir():
             raise UsageError(f"no folder for the page {html_page}", hint="create the folder first")
-        with Analyzer(
-            profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
-            sample_fps=sample_fps,
-            analysis_long_side=analysis_size,
-            model_dir=model_dir,
-            thorough=thorough,
-        ) as analyzer:
+        with (
+            Analyzer(
+                profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
+                sample_fps=sample_fps,
+                analysis_long_side=analysis_size,
+                model_dir=model_dir,
+                thorough=thorough,
+            ) as analyzer,
+            _ProgressBar(enabled=level > 0) as bar,
+        ):
             for path in paths:
-                report = analyzer.check(path, name=name)
+                following = bar.follow(f"checking {Path(path).name}", _CHECK_PROGRESS_MIN_S)
+                report = analyzer.check(path, name=name, progress=following)
+                bar.hide()
                 if as_json:
-                    data = report.to_dict(include_frames=frames)
-                    click.echo(json.dumps(data, ensure_ascii=False))
+                    json_line(report.to_dict(include_frames=frames))
                 else:
-                    from .report import render
-
-                    render(report, console)
+                    render(report, console, level=level)
                 if html_page:
                     from .batch import report_entry
 
@@ -227,6 +270,10 @@ def check(
         return worst
 
     sys.exit(_run(debug, action))
+
+
+# A check shows a progress bar for clips at least this long (shorter ones take a second or two).
+_CHECK_PROGRESS_MIN_S = 10.0
 
 
 @main.command()
@@ -243,11 +290,18 @@ def check(
 )
 @click.option("--allow-upscale", is_flag=True, help="Enlarge clips below 720p (adds no detail).")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option(
+    "--even-if-rejected",
+    is_flag=True,
+    help="Write the file even when the clip is rejected (it will not be ready either).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_profile_option
 @_subject_option
 @_name_option
 @_model_dir_option
+@_quiet_option
+@_verbose_option
 @_debug_option
 def prepare(
     path,
@@ -257,15 +311,19 @@ def prepare(
     aspect,
     allow_upscale,
     force,
+    even_if_rejected,
     as_json,
     profile,
     subject,
     name,
     model_dir,
+    quiet,
+    verbose,
     debug,
 ):
     """Write the upload-ready clip: best window, upright, 720–1080p, H.264/AAC MP4.
 
+    A rejected clip is not written (nothing in it would be ready) unless --even-if-rejected.
     The result is checked again; the exit code is its verdict (0 ready).
     """
 
@@ -273,12 +331,13 @@ def prepare(
         from .export import prepare as run_prepare
         from .pipeline import Analyzer
 
+        level = _verbosity(quiet, verbose)
         console = _console()
         with (
             Analyzer(
                 profile=_custom_profile(profile, subject=subject), model_dir=model_dir
             ) as analyzer,
-            _Progress(as_json) as on_frame,
+            _ProgressBar(enabled=level > 0) as bar,
         ):
             result = run_prepare(
                 path,
@@ -288,20 +347,22 @@ def prepare(
                 aspect=aspect,
                 allow_upscale=allow_upscale,
                 force=force,
+                even_if_rejected=even_if_rejected,
                 name=name,
                 analyzer=analyzer,
-                on_frame=on_frame,
+                progress=bar.follow(f"checking {Path(path).name}", _CHECK_PROGRESS_MIN_S),
+                on_frame=bar.follow("encoding"),
             )
         if as_json:
-            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            json_line(result.to_dict())
         else:
-            _render_prepared(result, console)
+            _render_prepared(result, console, level)
         return VERDICT_EXIT[result.verdict]
 
     sys.exit(_run(debug, action))
 
 
-def _render_prepared(result, console) -> None:
+def _render_prepared(result, console, level: int = 1) -> None:
     from .report import render
 
     ops = ", ".join(op["op"] for op in result.plan.operations)
@@ -311,31 +372,73 @@ def _render_prepared(result, console) -> None:
     )
     for warning in result.warnings:
         console.print(f"  warning: {warning}", style="yellow")
-    render(result.report, console)
-    if result.verdict != "ready":
+    render(result.report, console, level=level)
+    if result.verdict != "ready" and level > 0:
         console.print("the prepared file is not ready: see the problems above", style="bold red")
 
 
-class _Progress:
-    """A progress bar on an interactive stderr while frames are encoded; silent otherwise."""
+class _ProgressBar:
+    """A bar with percent and time left on an interactive stderr; nothing on a pipe or with -q.
 
-    def __init__(self, quiet: bool):
-        self._bar = None
-        if not quiet and sys.stderr.isatty():
-            from rich.progress import Progress
+    :meth:`follow` gives the callback a long task reports to (``done``, ``total``): seconds of
+    clip analysed, or frames encoded. One task is shown at a time; it appears when a task of at
+    least ``min_total`` reports, and is erased when it completes, when another task reports,
+    and when the block ends.
+    """
 
-            self._bar = Progress(console=_console(stderr=True), transient=True)
+    def __init__(self, *, enabled: bool):
+        self._enabled = enabled and sys.stderr.isatty()
+        self._bar = self._task = self._owner = None
 
-    def __enter__(self):
-        if self._bar is None:
-            return None
-        self._bar.start()
-        task = self._bar.add_task("encoding", total=None)
-        return lambda count: self._bar.update(task, completed=count)
+    def __enter__(self) -> _ProgressBar:
+        return self
 
     def __exit__(self, *exc) -> None:
+        self.hide()
+
+    def follow(self, description: str, min_total: float = 0.0):
+        """The callback for one task (None when no bar is shown: nothing to report to)."""
+        if not self._enabled:
+            return None
+
+        def report(done: float, total: float) -> None:
+            if total < min_total:
+                return
+            if self._owner is not report or done >= total:
+                # Another task's bar makes room; a finished one goes: held at 100% it would look
+                # stuck while the rest of the command runs (prepare checks the result).
+                self.hide()
+            if done >= total:
+                return
+            if self._task is None:
+                self._task = self._start().add_task(description, total=total)
+                self._owner = report
+            self._bar.update(self._task, completed=done, total=total)
+
+        return report
+
+    def hide(self) -> None:
+        """Erase the bar (before printing on the same terminal: the two would interleave)."""
         if self._bar is not None:
             self._bar.stop()
+        self._bar = self._task = self._owner = None
+
+    def _start(self):
+        if self._bar is None:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+            from .console import plain_text_column
+
+            self._bar = Progress(
+                plain_text_column("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=_console(stderr=True),
+                transient=True,
+            )
+            self._bar.start()
+        return self._bar
 
 
 _ledger_option = click.option(
@@ -482,6 +585,7 @@ def submit(
 @_subject_option
 @_model_dir_option
 @_time_limit_option
+@_quiet_option
 @_debug_option
 def batch(
     inputs,
@@ -501,16 +605,21 @@ def batch(
     subject,
     model_dir,
     time_limit,
+    quiet,
     debug,
 ):
     """Check whole folders in parallel; write JSON Lines, a CSV summary and an HTML report.
 
     A re-run skips clips already checked with the same settings (--force redoes them).
     """
+    level = _verbosity(quiet, False)
 
     def action() -> int:
         from .batch import Settings, find_clips
 
+        missing = [item for item in inputs if not os.path.lexists(item)]
+        if missing:
+            raise UsageError(f"no such file or folder: {', '.join(missing)}", hint="check the path")
         clips = find_clips(inputs, recursive=recursive)
         if not clips:
             raise UsageError("no video files found", hint="pass files or folders of clips")
@@ -522,7 +631,9 @@ def batch(
         )
         if prepare_dir:
             Path(prepare_dir).mkdir(parents=True, exist_ok=True)
-        results = _run_batch(clips, settings, workers, cache_dir, force, scheduler, Path(out))
+        results = _run_batch(
+            clips, settings, workers, cache_dir, force, scheduler, Path(out), level > 0
+        )
         if do_submit:
             _submit_batch(results, names, provider, api_base, ledger, settings.profile, model_dir)
         return max((_batch_exit(r.verdict) for r in results), default=EXIT_READY)
@@ -593,30 +704,28 @@ def _names_table(csv_path: str) -> dict[str, str]:
         ) from None
 
 
-def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path):
+def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path, show_bar=True):
     """Run the batch with a progress bar; stream results.jsonl; write the CSV and HTML at the
     end (also after Ctrl-C, with what finished)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from .batch import check_many
+    from .console import plain_text_column
 
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    counts = dict.fromkeys(("ready", "fixable", "rejected", "errors"), 0)
+    # The summary line names outcomes as the verdicts are named; "errors" are the batch's own
+    # failures (a worker crashed, a time limit).
+    counts = dict.fromkeys(("ready", "fixable", "rejected", "unreadable", "errors"), 0)
     progress = Progress(
-        TextColumn("{task.description}"),
+        plain_text_column("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[counts]}"),
+        plain_text_column("{task.fields[counts]}"),
         TimeRemainingColumn(),
         console=_console(stderr=True),
         transient=False,
+        disable=not show_bar,
     )
     interrupted = False
     with progress, open(out / "results.jsonl", "w", encoding="utf-8") as lines:
@@ -641,18 +750,24 @@ def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path)
                 )
         except KeyboardInterrupt:
             interrupted = True
+    order = {str(clip): index for index, clip in enumerate(clips)}
+    results.sort(key=lambda result: order.get(result.path, len(order)))  # input order
     _write_summaries(results, out)
     if interrupted:
-        click.echo(
-            f"interrupted: {len(results)} of {len(clips)} clips done; rerun to resume", err=True
-        )
+        echo(f"interrupted: {len(results)} of {_clips(len(clips))} done; rerun to resume", err=True)
         raise KeyboardInterrupt
-    click.echo(f"{len(results)} clips: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    click.echo(f"results in {out}/ (results.jsonl, summary.csv, report.html)")
+    found = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    echo(f"{_clips(len(results))}: {found}")
+    echo(f"results in {out}/ (results.jsonl, summary.csv, report.html)")
     return results
 
 
+def _clips(count: int) -> str:
+    return f"{count} clip" if count == 1 else f"{count} clips"
+
+
 def _write_summaries(results, out: Path) -> None:
+    """summary.csv and report.html, one row per clip in ``results``' order."""
     import csv
     import io
 
@@ -811,8 +926,23 @@ def models_path(model_dir):
 
 
 @main.command("profiles")
-def profiles_command():
+@click.option(
+    "--json", "as_json", is_flag=True, help="Every rule and threshold, one profile per line."
+)
+def profiles_command(as_json):
     """List the service profiles and their rules."""
     for profile in PROFILES.values():
+        if as_json:
+            json_line({**profile.to_dict(), "default": profile.name == DEFAULT_PROFILE})
+            continue
         default = " (default)" if profile.name == DEFAULT_PROFILE else ""
-        click.echo(f"{profile.name}{default}\n  {profile.description}")
+        echo(f"{profile.name}{default}\n  {profile.description}")
+
+
+@main.command("schema")
+@click.argument("kind", type=click.Choice(["report", "prepare", "batch"]), default="report")
+def schema_command(kind):
+    """Print the JSON Schema of check --json (report), prepare --json, or a batch line."""
+    from .schema import schema
+
+    echo(json.dumps(schema(kind), indent=2, ensure_ascii=False))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ClipprepError, InputError, UsageError
-from .files import temporary_beside
+from .files import temporary_name_beside
 from .probe import Probe, VideoInfo
 from .profiles import Profile
 from .report import Report
@@ -118,6 +118,7 @@ def _span(report: Report, profile: Profile, start, end) -> tuple[float, float]:
     if start is not None or end is not None:
         start = 0.0 if start is None else start
         end = min(duration, start + high) if end is None else end
+        _refuse_reversed(start, end)
         if not (0 <= start < end <= duration + 1e-6):
             raise UsageError(
                 f"--start/--end {start:g}–{end:g} s is outside the clip (0–{duration:.2f} s)"
@@ -249,16 +250,17 @@ def write(
     profile: Profile,
     *,
     force: bool = False,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> None:
     """Encode ``source`` into ``output`` following ``chosen``, atomically.
 
-    ``on_frame(n)`` is called after each output frame (progress; tests interrupt through it).
+    ``on_frame(done, total)`` is called after each output frame (progress; tests interrupt
+    through it).
     """
     output = Path(output)
     if not output.parent.is_dir():
         raise UsageError(f"{output.parent}: no such folder")
-    temporary = temporary_beside(output, suffix=".part.mp4")
+    temporary = temporary_name_beside(output, suffix=".part.mp4")  # _encode creates it
     try:
         _encode(Path(source), temporary, chosen, profile, on_frame)
         _publish(temporary, output, force)
@@ -402,7 +404,7 @@ class _Pictures:
         self._container.mux(self._stream.encode(out))
         self.count += 1
         if self._on_frame is not None:
-            self._on_frame(self.count)
+            self._on_frame(self.count, self._total)
 
 
 def _transform(frame, chosen: Plan) -> np.ndarray:
@@ -497,6 +499,33 @@ def check_output_path(source: Path, output: Path, force: bool) -> None:
         )
 
 
+def _refuse_reversed(start: float | None, end: float | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise UsageError(
+            f"--start {start:g} s is not before --end {end:g} s: the range is reversed",
+            hint=f"did you mean --start {end:g} --end {start:g}?" if end < start else None,
+        )
+
+
+def _refuse_rejected(report: Report, allow_upscale: bool) -> None:
+    """Stop before encoding a clip whose errors no cut, crop or scale can fix."""
+    # --allow-upscale is what fixes low_resolution: the one error prepare fixes only on request.
+    unfixable = [
+        p
+        for p in report.errors
+        if not p.fixable and not (p.code == "low_resolution" and allow_upscale)
+    ]
+    if report.verdict == "rejected" and unfixable:
+        reasons = "; ".join(f"{p.code}: {p.message}" for p in unfixable)
+        upscale = "--allow-upscale enlarges it; " if "low_resolution" in reasons else ""
+        raise PrepareError(
+            f"{report.path} is rejected, so nothing was written: {reasons}",
+            code="clip_rejected",
+            hint=f"record it again (`clipprep check` says what to change); {upscale}"
+            "--even-if-rejected writes it anyway",
+        )
+
+
 def prepare(
     path: str | os.PathLike,
     output: str | os.PathLike | None = None,
@@ -510,12 +539,17 @@ def prepare(
     name: str | None = None,
     subject: str | None = None,
     analyzer=None,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+    even_if_rejected: bool = False,
+    progress: Callable[[float, float], None] | None = None,
 ) -> Prepared:
     """Check ``path``, write the upload-ready clip to ``output`` and check that too.
 
     ``subject`` (``auto``/``face``/``any``) is what the character is judged and cropped by.
     ``analyzer`` (a :class:`clipprep.Analyzer`) reuses loaded models across many clips.
+    ``progress(done_s, duration_s)`` follows the first check, ``on_frame(done, total)`` the
+    encode. A rejected clip (an error no cut, crop or scale can fix) is not encoded unless
+    ``even_if_rejected``: nothing in it would be ready.
     Raises :class:`InputError` (unreadable input), :class:`UsageError` (bad window, aspect,
     or an output that exists without ``force``) or :class:`PrepareError` (nothing to keep).
     """
@@ -524,15 +558,18 @@ def prepare(
     source = Path(path)
     target = Path(output) if output is not None else default_output(source)
     check_output_path(source, target, force)
+    _refuse_reversed(start, end)  # before the analysis: the mistake is in the command line
     if aspect is not None and aspect not in ASPECTS:
         raise UsageError(f"unknown aspect {aspect!r}", hint=f"one of {', '.join(ASPECTS)}")
     owned = analyzer is None
     analyzer = analyzer or Analyzer(profile=profile, subject=subject)
     try:
-        before = analyzer.check(source, name=name)
+        before = analyzer.check(source, name=name, progress=progress)
         if before.verdict == "unreadable":
             problem = before.problems[0]
             raise InputError(problem.message, code=problem.code, hint=problem.hint)
+        if not even_if_rejected:
+            _refuse_rejected(before, allow_upscale)
         chosen, warnings = plan(
             before,
             analyzer.profile,

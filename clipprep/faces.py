@@ -205,7 +205,7 @@ def _native_stderr_silenced():
         os.dup2(sink.fileno(), 2)
         try:
             yield
-        except BaseException:
+        except Exception:
             os.dup2(saved, 2)
             sink.seek(0)
             os.write(2, sink.read()[-4000:])
@@ -265,6 +265,12 @@ class FaceFinder:
                 f"the face models could not be loaded ({exc})",
                 hint="run `clipprep models fetch --force` to replace them",
             ) from None
+        except BaseException:
+            # Ctrl-C while loading: close what was created now. A model left to the interpreter's
+            # shutdown is torn down with its runtime half gone (a TypeError on stderr, or a
+            # native thread still running: SIGABRT instead of exit 130).
+            self.close()
+            raise
 
     def __enter__(self) -> FaceFinder:
         return self

@@ -26,6 +26,15 @@ def temporary_beside(target: Path, suffix: str = ".part") -> Path:
     return Path(name)
 
 
+def temporary_name_beside(target: Path, suffix: str = ".part") -> Path:
+    """A fresh name for a temporary file next to ``target``; nothing is created. A caller that
+    creates the file inside ``try``/``finally`` can always remove it: a Ctrl-C landing just
+    after ``mkstemp`` made a file, before its name reached the caller, left the file behind."""
+    import secrets
+
+    return target.parent / f".{target.name}.{secrets.token_hex(6)}{suffix}"
+
+
 def write_text_atomic(target: Path, text: str) -> None:
     """Replace ``target`` with ``text`` in one step: readers see the old file or the new one."""
     temporary = temporary_beside(target)

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -95,15 +96,24 @@ class Analyzer:
             self._finder.close()
             self._finder = None
 
-    def check(self, path: str | os.PathLike, *, name: str | None = None) -> Report:
-        """Analyse one clip. Unreadable input gives a report with verdict ``unreadable``."""
+    def check(
+        self,
+        path: str | os.PathLike,
+        *,
+        name: str | None = None,
+        progress: Callable[[float, float], None] | None = None,
+    ) -> Report:
+        """Analyse one clip. Unreadable input gives a report with verdict ``unreadable``.
+
+        ``progress(done_s, duration_s)`` is called as each sampled frame is analysed.
+        """
         started = time.perf_counter()
         path_text = os.fspath(path)
         try:
             self._check_size(Path(path))
             facts = probe(path, max_pixels=self.profile.limits.max_pixels)
             self._check_extent(facts)
-            report = self._check_probed(Path(path), facts, name, started)
+            report = self._check_probed(Path(path), facts, name, started, progress)
         except InputError as exc:
             report = _unreadable(path_text, exc, self.profile, name)
         report.analysis["elapsed_s"] = round(time.perf_counter() - started, 3)
@@ -131,14 +141,17 @@ class Analyzer:
                 f"{limits.max_pixels / 1e6:.1f} Mpx analysis limit"
             )
 
-    def _check_probed(self, path: Path, facts: Probe, name: str | None, started: float) -> Report:
+    def _check_probed(
+        self, path: Path, facts: Probe, name: str | None, started: float, progress=None
+    ) -> Report:
         profile = self.profile
         if facts.video is None:
             problems = name_problems(name, profile) + media_problems(facts, profile, None)
             return Report(
                 str(path), verdict_of(problems), profile.name, problems, facts, None, name
             )
-        metrics, stats, cuts = self._measure(path, facts, started + self.profile.limits.max_seconds)
+        deadline = started + self.profile.limits.max_seconds
+        metrics, stats, cuts = self._measure(path, facts, deadline, progress)
         quality = profile.quality
         face_share = sum(m.face_h is not None for m in metrics) / len(metrics)
         target = self._target(face_share)
@@ -185,7 +198,7 @@ class Analyzer:
         )
 
     def _measure(
-        self, path: Path, facts: Probe, deadline: float
+        self, path: Path, facts: Probe, deadline: float, progress=None
     ) -> tuple[list[FrameMetrics], DecodeStats, list[Cut]]:
         """Every sample's metrics (is_cut marked), the decoder's stats, and the scene cuts."""
         finder = self._face_finder()
@@ -193,7 +206,7 @@ class Analyzer:
         stats = DecodeStats()
         fps = facts.video.fps
         cut_finder = CutFinder(self.profile.quality, 1.0 / fps if fps > 0 else 0.0)
-        frames = iter_frames(
+        decoded = iter_frames(
             path,
             sample_fps=self.sample_fps,
             long_side=self.analysis_long_side,
@@ -203,8 +216,13 @@ class Analyzer:
             duration_s=facts.duration_s,
         )
         measurer = FrameMeasurer((facts.video.width, facts.video.height), self.profile.quality)
-        with _opencv_threads(spare_cores()):
-            frames = _until(deadline, frames, path, self.profile)
+        # Closing the frames stops and joins the decoding thread now, whatever ends the loop:
+        # left to the garbage collector after Ctrl-C, it was still inside FFmpeg or OpenCV when
+        # the interpreter exited, and the process died of SIGABRT instead of exiting 130.
+        with _opencv_threads(spare_cores()), contextlib.closing(decoded):
+            frames = _until(deadline, decoded, path, self.profile)
+            if progress is not None:
+                frames = _reporting(frames, progress, facts.duration_s)
             metrics = self._measure_frames(frames, finder, measurer)
         if not metrics:
             raise InputError(f"{path.name}: no frame could be decoded", code="unreadable")
@@ -328,6 +346,13 @@ def _until(deadline: float, frames, path: Path, profile: Profile):
                 code="time_limit",
                 hint="a damaged or hostile file can be slow to decode; raise --time-limit",
             )
+        yield frame
+
+
+def _reporting(frames, progress: Callable[[float, float], None], duration_s: float):
+    """``frames``, telling ``progress`` how far into the clip each one is."""
+    for frame in frames:
+        progress(frame.time_s, duration_s)
         yield frame
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import stat
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -162,7 +163,10 @@ def checked_size(path: Path) -> int:
             f"{path}: cannot be read ({exc.strerror})", hint="check the path"
         ) from None
     if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"{path}: is a folder, not a video file", hint="pass a video file")
+        raise InputError(
+            f"{path}: is a folder, not a video file",
+            hint=f"`clipprep batch {shlex.quote(str(path))}` checks every clip in a folder",
+        )
     if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
         raise InputError(f"{path}: not a regular file", hint="pass a video file")
     if not os.access(path, os.R_OK):

@@ -129,14 +129,21 @@ _VERDICT_STYLE = {
 _SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
-def render(report: Report, console) -> None:
-    """Print a readable summary of ``report`` on a rich ``Console``."""
+def render(report: Report, console, *, level: int = 1) -> None:
+    """Print a readable summary of ``report`` on a rich ``Console``.
+
+    ``level`` 0 prints one line (verdict, path, error codes), 2 adds how it was measured.
+    """
     from rich.table import Table
     from rich.text import Text
 
     title = Text.assemble(
         (report.verdict.upper(), _VERDICT_STYLE.get(report.verdict, "bold")), "  ", report.path
     )
+    if level == 0:
+        codes = ", ".join(p.code for p in report.errors)
+        console.print(Text.assemble(title, f"  ({codes})" if codes else ""))
+        return
     console.print(title)
     facts = _facts_line(report)
     if facts:
@@ -159,6 +166,35 @@ def render(report: Report, console) -> None:
         console.print(table)
     else:
         console.print("  no problems found", style="green")
+    if level >= 2:
+        for line in _measured_lines(report):
+            console.print(f"  {line}", style="dim")
+
+
+def _measured_lines(report: Report) -> list[str]:
+    """How the clip was measured, and the deciding numbers over its best window (-v)."""
+    analysis = report.analysis
+    lines = []
+    if "frames_sampled" in analysis:
+        lines.append(
+            f"analysed {analysis['frames_sampled']} of {analysis['frames_decoded']} decoded "
+            f"frames at {analysis['sample_fps']:g} fps, {analysis['analysis_long_side']} px; "
+            f"face in {analysis['face_share']:.0%} of them; judged by its {analysis['target']}"
+        )
+    medians = [
+        f"{metric} {stats['median']:g}"
+        for metric, stats in report.summary.items()
+        if stats.get("median") is not None and metric in _VERBOSE_METRICS
+    ]
+    if medians:
+        lines.append("window medians: " + ", ".join(medians))
+    if "elapsed_s" in analysis:
+        lines.append(f"took {analysis['elapsed_s']:.2f} s")
+    return lines
+
+
+# The numbers -v shows: those the verdict is decided by.
+_VERBOSE_METRICS = ("face_h", "yaw", "pitch", "face_luma", "sharpness", "subject_size")
 
 
 def _facts_line(report: Report) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from clipprep.errors import UsageError
-from clipprep.export import prepare
+from clipprep.export import PrepareError, prepare
 from clipprep.probe import probe
 from clipprep.synth import Segment, clip_frames, write_clip
 
@@ -147,7 +147,11 @@ def test_10bit_hevc_comes_out_8bit_h264(analyzer, make_clip, tmp_path):
 
 def test_low_resolution_is_not_upscaled_unless_asked(analyzer, make_clip, tmp_path):
     source = make_clip("small.mp4", [Segment(2.5, "face")], width=640, height=360)
-    kept = prepare(source, tmp_path / "kept.mp4", analyzer=analyzer)
+    with pytest.raises(PrepareError, match="low_resolution") as refused:  # nothing written
+        prepare(source, tmp_path / "refused.mp4", analyzer=analyzer)
+    assert "--allow-upscale" in refused.value.hint
+    assert not (tmp_path / "refused.mp4").exists()
+    kept = prepare(source, tmp_path / "kept.mp4", even_if_rejected=True, analyzer=analyzer)
     assert kept.after.video.height == 360
     assert kept.verdict == "rejected" and any("--allow-upscale" in w for w in kept.warnings)
     grown = prepare(source, tmp_path / "grown.mp4", allow_upscale=True, analyzer=analyzer)
@@ -185,7 +189,7 @@ def leftovers(folder) -> list[str]:
 
 
 def test_interrupted_prepare_leaves_nothing(analyzer, ready_clip, tmp_path):
-    def stop(count: int) -> None:
+    def stop(count: int, total: int) -> None:
         if count == 10:
             raise KeyboardInterrupt
 

@@ -1,0 +1,42 @@
+"""Ctrl-C while the installed ``clipprep`` command is still starting.
+
+Importing the command's modules takes a second or more on a busy machine; a Ctrl-C then would
+print a ``KeyboardInterrupt`` traceback from deep inside an import. Nothing has been opened or
+written yet, so the command exits 130 with one line instead. :func:`release` hands Ctrl-C back
+to Python (``KeyboardInterrupt``) before any work starts, so cleanup runs as usual from then on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+_EXIT_INTERRUPTED = 130
+_COMMAND_NAMES = ("clipprep", "clipprep.exe")
+
+
+def _exit_quietly(signum, frame) -> None:
+    os.write(2, b"interrupted\n")
+    os._exit(_EXIT_INTERRUPTED)
+
+
+def install() -> None:
+    """Exit quietly on Ctrl-C, when this process is the installed command (not a library user,
+    not a test runner) and Ctrl-C still has Python's default meaning."""
+    if not sys.argv or os.path.basename(sys.argv[0]) not in _COMMAND_NAMES:
+        return
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _exit_quietly)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+
+
+def release() -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` again (the command is about to start working)."""
+    try:
+        if signal.getsignal(signal.SIGINT) is _exit_quietly:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:
+        pass
