@@ -279,8 +279,9 @@ def test_losing_the_scheduler_is_one_batch_error_and_a_rerun_resumes(clips, clus
     assert again.returncode in (3, 4), stderr  # the worst verdict: rejected clips
     results = lines(out / "results.jsonl")
     assert len(results) == 6
+    # Every clip reported before the loss comes from the cache (a worker may have cached one
+    # more that never reached the client).
     assert done <= {r["path"] for r in results if r["cached"]}
-    assert not {r["path"] for r in results if r["cached"]} - done
 
 
 def test_a_stuck_clip_is_cut_off_by_the_hard_time_limit(clips, tmp_path):
