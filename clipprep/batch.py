@@ -318,21 +318,6 @@ def check_many(
         pool.close()
 
 
-def _hard_limit_s(settings: Settings) -> float:
-    """When a clip is given up. The analysis stops itself at the profile's limit; this is for
-    code stuck where it cannot check (a read that never returns)."""
-    return get_profile(settings.profile).limits.max_seconds * 1.2 + 15
-
-
-def _refuse_local_workers(workers: int | None) -> None:
-    if workers is not None:
-        raise UsageError(
-            "workers (--workers) count local processes; with a Dask scheduler the cluster's "
-            "workers do the work",
-            hint="leave it out (start more `dask worker`s to go faster)",
-        )
-
-
 class _WorkerPool:
     """Spawned worker processes, one clip at a time each, over a pipe per worker.
 
@@ -451,6 +436,21 @@ class ClusterError(UsageError):
     clipprep version. Exit code 2 like a usage error: no clip is to blame."""
 
     default_code = "cluster_unavailable"
+
+
+def _hard_limit_s(settings: Settings) -> float:
+    """When a clip is given up. The analysis stops itself at the profile's limit; this is for
+    code stuck where it cannot check (a read that never returns)."""
+    return get_profile(settings.profile).limits.max_seconds * 1.2 + 15
+
+
+def _refuse_local_workers(workers: int | None) -> None:
+    if workers is not None:
+        raise UsageError(
+            "workers (--workers) count local processes; with a Dask scheduler the cluster's "
+            "workers do the work",
+            hint="leave it out (start more `dask worker`s to go faster)",
+        )
 
 
 @dataclass
