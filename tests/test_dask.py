@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from clipprep.batch import Settings, check_many
+from clipprep.errors import UsageError
 from clipprep.files import sha256_file
 from clipprep.profiles import get_profile
 from clipprep.synth import Segment, build_clip
@@ -92,6 +93,16 @@ class Cluster:
         args = [f"{BIN}/dask", "worker", address, "--nthreads", str(threads), "--nworkers", "1"]
         args += ["--no-dashboard", "--local-directory", str(self.folder / "dask-space")]
         return self._start(args, "workers.log", env)
+
+    @staticmethod
+    def wait_until_no_workers(address: str) -> None:
+        from distributed import Client
+
+        with Client(address, timeout=60, set_as_default=False) as client:
+            deadline = time.monotonic() + 120
+            while client.nthreads():
+                assert time.monotonic() < deadline, "a killed worker is still registered"
+                time.sleep(0.2)
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
@@ -173,6 +184,7 @@ def test_two_thread_worker_gives_the_local_results_for_relative_paths(clips, clu
     assert refused.returncode == 2, stderr
     assert "another clipprep version" in stderr and "9.9.9+" in stderr
     cluster.kill(stale)
+    cluster.wait_until_no_workers(address)
 
     local = batch(
         [*relative, "--out", "local", "--cache-dir", "cache-l", "--workers", "2"], tmp_path
@@ -299,17 +311,22 @@ def test_a_stuck_clip_is_cut_off_by_the_hard_time_limit(clips, tmp_path):
         ) as local,
         Client(local, set_as_default=False) as client,
     ):
-        with pytest.raises(Exception, match="workers"):
+        with pytest.raises(UsageError, match="workers"):
             next(check_many([clips / "b.mp4"], scheduler=client, workers=2))
-        results = {
-            Path(r.path).name: r.data
-            for r in check_many(
-                [clips / "a.mp4", clips / "b.mp4"],
-                settings=settings,
-                cache_folder=tmp_path / "cache",
-                scheduler=client,
-            )
-        }
+        results = {}
+        for result in check_many(
+            [clips / "a.mp4", clips / "b.mp4"],
+            settings=settings,
+            cache_folder=tmp_path / "cache",
+            scheduler=client,
+        ):
+            results[Path(result.path).name] = result.data
+            # Each future is released as its result arrives: the client holds only the clips
+            # still to come (a release reaches the client's event loop a moment later).
+            deadline = time.monotonic() + 60
+            while len(client.refcount) != 2 - len(results):
+                assert time.monotonic() < deadline, dict(client.refcount)
+                time.sleep(0.1)
         assert client.status == "running"  # the caller's client stays open
     assert results["a.mp4"]["error"]["code"] == "time_limit"
     assert results["a.mp4"]["error"]["message"] == "stopped after 27 s"
