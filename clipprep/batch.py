@@ -638,10 +638,11 @@ class _DaskBatch:
                 for future in batch:
                     if future in self.pending:  # not one given up already
                         yield self._collect(future)
+                # Also while results stream in: a stuck clip must not hide behind busy workers.
+                if time.monotonic() - watched >= _DASK_WATCH_S:
+                    yield from self._watch()
+                    watched = time.monotonic()
                 if not batch:
-                    if time.monotonic() - watched >= _DASK_WATCH_S:
-                        yield from self._watch()
-                        watched = time.monotonic()
                     time.sleep(_DASK_POLL_S)
         finally:
             self._cancel_rest()
