@@ -13,16 +13,20 @@ A result is the report's JSON (``Report.to_dict(include_frames=True)``) plus ``t
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import hashlib
 import json
+import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .errors import ClipprepError, InputError
+from .errors import ClipprepError, InputError, UsageError
 from .files import sha256_file, write_text_atomic
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
 from .probe import checked_size
@@ -49,6 +53,7 @@ VIDEO_SUFFIXES = {
 THUMBNAILS = 4
 _THUMB_HEIGHT = 120
 ERROR = "error"
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,17 +147,38 @@ class ResultCache:
 
 # --- inside a worker -------------------------------------------------------------------------
 
-_worker_analyzer = None
-_worker_settings: Settings | None = None
+
+class _ThreadState(threading.local):
+    """The analyzer and its settings, one pair per thread. A Dask worker runs tasks on several
+    threads at once, and the face models (MediaPipe tasks, OpenCV dnn nets) must not be shared
+    between threads: a shared net fails OpenCV's ``forwardGraph`` assertions. A pool worker
+    process has just one thread, so it loads the models once either way."""
+
+    analyzer = None
+    settings: Settings | None = None
+
+
+_state = _ThreadState()
+
+
+class _ThisThreadsAnalyzer:
+    """Stands for the calling thread's analyzer (``_state.analyzer``)."""
+
+    def __getattr__(self, name: str):
+        return getattr(_state.analyzer, name)
+
+
+_worker_analyzer = _ThisThreadsAnalyzer()
 
 
 def _init_worker(settings: Settings) -> None:
-    """Load the models once per worker process."""
-    global _worker_analyzer, _worker_settings
+    """Load the models once per worker process (once per thread on a Dask worker)."""
     from .pipeline import Analyzer
 
-    _worker_settings = settings
-    _worker_analyzer = Analyzer(
+    if _state.analyzer is not None:  # other settings: the old models are not needed any more
+        _state.analyzer.close()
+    _state.settings = settings
+    _state.analyzer = Analyzer(
         profile=settings.profile,
         sample_fps=settings.sample_fps,
         analysis_long_side=settings.analysis_long_side,
@@ -163,8 +189,8 @@ def _init_worker(settings: Settings) -> None:
 def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, bool]:
     """Check one clip in this worker: (result data, came from the cache). Never raises for a
     bad clip: every failure becomes an error entry."""
-    settings = _worker_settings or Settings()
-    if _worker_analyzer is None:
+    settings = _state.settings or Settings()
+    if _state.analyzer is None:
         _init_worker(settings)
     cache = ResultCache(cache_folder)
     try:
@@ -292,25 +318,30 @@ def check_many(
     settings: Settings | None = None,
     cache_folder: str | os.PathLike | None = None,
     force: bool = False,
-    scheduler: str | None = None,
+    scheduler=None,
+    worker_wait_s: float | None = None,
+    notify=None,
 ) -> Iterator[BatchResult]:
     """Check many clips in parallel; yield each result as it finishes.
 
-    ``workers``: processes (default: one per core). ``scheduler``: a Dask distributed address
-    (``tcp://host:port``) to run on a cluster instead (needs ``clipprep[dask]``). Interrupting
-    the iteration (Ctrl-C) stops the workers; finished results stay cached.
+    ``workers``: processes (default: one per core). ``scheduler``: run on a Dask cluster
+    instead (needs ``clipprep[dask]``): its address (``tcp://host:port``), a ``Cluster``, a
+    ``distributed.Client`` or a :class:`DaskConnection` (those two are left open). ``workers``
+    is then refused (the cluster's workers do the work); ``worker_wait_s`` bounds the wait when
+    the cluster has no workers; ``notify(text)`` hears the dashboard link and the waits. A clip
+    past its hard time limit is given up, locally or on a cluster. Interrupting the iteration
+    (Ctrl-C) stops the workers; finished results stay cached.
     """
     _refuse_in_bootstrapping_worker()
     settings = settings or Settings()
     names = [os.fspath(p) for p in paths]
     folder = os.fspath(cache_folder) if cache_folder is not None else None
-    if scheduler:
-        yield from _on_dask(names, settings, folder, force, scheduler)
+    if scheduler is not None:
+        _refuse_local_workers(workers)
+        yield from _on_dask(names, settings, folder, force, scheduler, worker_wait_s, notify)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(names) or 1))
-    limit = get_profile(settings.profile).limits.max_seconds
-    # The analysis stops itself at the limit; the kill is for code stuck where it cannot check.
-    pool = _WorkerPool(workers, settings, folder, force, hard_limit_s=limit * 1.2 + 15)
+    pool = _WorkerPool(workers, settings, folder, force, hard_limit_s=_hard_limit_s(settings))
     try:
         yield from pool.run(names)
     finally:
@@ -448,34 +479,337 @@ def _worker_main(pipe, settings: Settings, cache_folder, force: bool) -> None:
         pipe.send(check_one(path, cache_folder, force))
 
 
-def _collect(path: str, future) -> BatchResult:
-    try:
-        data, cached = future.result()
-    except Exception as exc:  # the worker died (a crash in native code, killed, ...)
-        entry = _error_entry(path, "worker_crashed", f"{type(exc).__name__}: {exc}")
-        return BatchResult(path, entry)
-    return BatchResult(path, data, cached)
+# --- on a Dask cluster -----------------------------------------------------------------------
+
+DASK_CONNECT_TIMEOUT_S = 10.0  # to reach the scheduler: a wrong address fails in this time
+DASK_WORKER_WAIT_S = 60.0  # how long a cluster may have no workers before the batch gives up
+_DASK_POLL_S = 0.25  # how often finished clips are collected
+_DASK_WATCH_S = 1.0  # how often the workers are asked what they run (time limits, none left)
 
 
-def _on_dask(names, settings, folder, force, scheduler) -> Iterator[BatchResult]:
+class ClusterError(UsageError):
+    """The Dask cluster cannot run the batch: not reachable, no workers, lost mid-batch, another
+    clipprep version. Exit code 2 like a usage error: no clip is to blame."""
+
+    default_code = "cluster_unavailable"
+
+
+def _hard_limit_s(settings: Settings) -> float:
+    """When a clip is given up. The analysis stops itself at the profile's limit; this is for
+    code stuck where it cannot check (a read that never returns)."""
+    return get_profile(settings.profile).limits.max_seconds * 1.2 + 15
+
+
+def _refuse_local_workers(workers: int | None) -> None:
+    if workers is not None:
+        raise UsageError(
+            "workers (--workers) count local processes; with a Dask scheduler the cluster's "
+            "workers do the work",
+            hint="leave it out (start more `dask worker`s to go faster)",
+        )
+
+
+@dataclass
+class DaskConnection:
+    """A checked connection to a Dask cluster (from :func:`connect_scheduler`), with how long
+    a batch on it waits for workers and where it says so; ``check_many`` takes it as its
+    ``scheduler`` and leaves it open."""
+
+    client: object  # a distributed.Client
+    worker_wait_s: float = DASK_WORKER_WAIT_S
+    notify: object = None  # notify(text); None: the clipprep.batch logger
+
+    def close(self) -> None:
+        """Close the client (the cluster itself keeps running)."""
+        self.client.close()
+
+
+def connect_scheduler(
+    scheduler,
+    *,
+    worker_wait_s: float = DASK_WORKER_WAIT_S,
+    notify=None,
+) -> DaskConnection:
+    """Connect to ``scheduler`` (an address ``tcp://HOST:PORT``, a ``Cluster`` or a
+    ``distributed.Client``) and check it before any clip is sent or any output touched: the
+    scheduler answers within ``DASK_CONNECT_TIMEOUT_S``, a worker is there (waiting up to
+    ``worker_wait_s`` for one) and every worker runs this clipprep version. ``notify(text)``
+    hears the dashboard link and the waits (default: the ``clipprep.batch`` logger).
+    Raises :class:`ClusterError`; a client made here is closed when a check fails.
+    """
+    client_class = _dask().Client
+    notify = notify or _log.warning
+    if isinstance(scheduler, client_class):
+        client = scheduler
+    else:
+        try:
+            client = client_class(scheduler, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
+        except (OSError, ValueError, TypeError) as exc:  # refused, timed out, not an address
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {scheduler} within "
+                f"{DASK_CONNECT_TIMEOUT_S:g} s ({type(exc).__name__})",
+                hint="start one with `dask scheduler` and pass its address (tcp://HOST:PORT)",
+            ) from None
     try:
-        from distributed import Client, as_completed
+        link = _dashboard_link(client)
+        if link:
+            notify(f"Dask dashboard: {link}")
+        _wait_for_workers(client, worker_wait_s, notify)
+        _check_versions(client)
+    except BaseException:
+        if client is not scheduler:
+            client.close()
+        raise
+    return DaskConnection(client, worker_wait_s, notify)
+
+
+def _dask():
+    try:
+        import distributed
     except ImportError:
-        from .errors import UsageError
-
         raise UsageError("--scheduler needs Dask", hint='pip install "clipprep[dask]"') from None
-    with Client(scheduler) as client:
-        futures = {
-            client.submit(_dask_task, name, settings, folder, force, pure=False): name
+    return distributed
+
+
+def _dashboard_link(client) -> str | None:
+    try:
+        return client.dashboard_link
+    except (KeyError, AttributeError):  # the scheduler runs without a dashboard
+        return None
+
+
+def _wait_for_workers(client, wait_s: float, notify) -> None:
+    if client.nthreads():
+        return
+    notify(f"the Dask cluster has no workers yet; waiting up to {wait_s:g} s for one")
+    try:
+        client.wait_for_workers(1, timeout=wait_s)
+    except TimeoutError:
+        raise ClusterError(
+            f"no Dask worker joined the scheduler within {wait_s:g} s",
+            code="no_workers",
+            hint="start workers: dask worker tcp://HOST:PORT (with this clipprep version)",
+        ) from None
+
+
+def _check_versions(client) -> None:
+    """Every worker must run this clipprep: another version gives other results (and another
+    cache key), one without clipprep cannot run a clip at all."""
+    try:
+        found = client.run(_clipprep_version)
+    except Exception as exc:  # the worker could not even import the function
+        raise ClusterError(
+            f"the Dask workers cannot run clipprep ({type(exc).__name__}: {exc})",
+            code="version_mismatch",
+            hint=f"install clipprep {__version__} where the workers run",
+        ) from None
+    wrong = {worker: version for worker, version in found.items() if version != __version__}
+    if wrong:
+        listing = ", ".join(f"{worker} has {version}" for worker, version in sorted(wrong.items()))
+        raise ClusterError(
+            f"the Dask workers run another clipprep version ({listing}; here {__version__})",
+            code="version_mismatch",
+            hint=f"install clipprep {__version__} on every worker",
+        )
+
+
+def _clipprep_version() -> str:
+    """Runs on each worker: the clipprep version it imports."""
+    from . import __version__ as version
+
+    return version
+
+
+def _executing(dask_worker) -> list:
+    """Runs on each worker: the keys of the tasks its threads are running now."""
+    return [task.key for task in dask_worker.state.executing]
+
+
+def _on_dask(names, settings, folder, force, scheduler, worker_wait_s, notify):
+    if isinstance(scheduler, DaskConnection):  # connected and checked by the caller: theirs
+        connection, owned = scheduler, False
+    else:
+        wait = DASK_WORKER_WAIT_S if worker_wait_s is None else worker_wait_s
+        connection = connect_scheduler(scheduler, worker_wait_s=wait, notify=notify)
+        owned = connection.client is not scheduler  # a Client the caller made stays open
+    try:
+        run = _DaskBatch(
+            connection.client,
+            settings,
+            folder,
+            force,
+            _hard_limit_s(settings),
+            connection.worker_wait_s if worker_wait_s is None else worker_wait_s,
+            notify or connection.notify,
+        )
+        yield from run.results(names)
+    finally:
+        if owned:
+            connection.close()
+
+
+class _DaskBatch:
+    """One batch on a Dask cluster: every clip a task, results collected as they finish.
+
+    Workers see other folders than this process, so they get absolute paths (results keep the
+    names the caller gave). Each future is released as soon as its result is here: a worker lost
+    later costs no recomputation, and memory stays bounded. The driver watches what the workers
+    run: a clip past the hard time limit is given up and its worker restarted (a stuck thread
+    cannot be stopped otherwise); a cluster without workers is waited for, up to
+    ``worker_wait_s``; a lost scheduler ends the batch with one error.
+    """
+
+    def __init__(self, client, settings, folder, force, hard_limit_s, worker_wait_s, notify):
+        self.client = client
+        absolute = {
+            f: os.path.abspath(v)
+            for f in ("model_dir", "prepare_dir")
+            if (v := getattr(settings, f))
+        }
+        self.args = (
+            dataclasses.replace(settings, **absolute),
+            os.path.abspath(folder) if folder else None,
+            force,
+            __version__,
+        )
+        self.hard_limit_s = hard_limit_s
+        self.worker_wait_s = worker_wait_s
+        self.notify = notify or _log.warning
+        self.pending: dict = {}  # future -> the name the caller gave
+        self.started: dict = {}  # task key -> when a worker was first seen running it
+        self.workerless_since: float | None = None
+
+    def results(self, names: list[str]) -> Iterator[BatchResult]:
+        """Yield each clip's result as it finishes."""
+        distributed = _dask()
+        self.pending = {
+            self.client.submit(_dask_task, os.path.abspath(name), *self.args, pure=False): name
             for name in names
         }
-        for future in as_completed(futures):
-            yield _collect(futures[future], future)
+        finished = distributed.as_completed(list(self.pending), loop=self.client.loop)
+        watched = 0.0
+        try:
+            while self.pending:
+                batch = finished.next_batch(block=False)
+                for future in batch:
+                    if future in self.pending:  # not one given up already
+                        yield self._collect(future)
+                # Also while results stream in: a stuck clip must not hide behind busy workers.
+                if time.monotonic() - watched >= _DASK_WATCH_S:
+                    yield from self._watch()
+                    watched = time.monotonic()
+                if not batch:
+                    time.sleep(_DASK_POLL_S)
+        finally:
+            self._cancel_rest()
+
+    def _collect(self, future) -> BatchResult:
+        name = self.pending.pop(future)
+        self.started.pop(future.key, None)
+        try:
+            data, cached = future.result()
+        except Exception as exc:
+            if future.cancelled() or self.client.status != "running":
+                raise self._lost(len(self.pending) + 1) from None
+            # The task failed on every worker it was tried on (killed by native crashes, ...).
+            entry = _error_entry(name, "worker_crashed", f"{type(exc).__name__}: {exc}")
+            return BatchResult(name, entry)
+        finally:
+            future.release()
+        return BatchResult(name, _named(data, name), cached)
+
+    def _watch(self) -> Iterator[BatchResult]:
+        """Time limits and workers: what is running where, since when."""
+        if self.client.status != "running":
+            raise self._lost(len(self.pending))
+        try:
+            running = self.client.run(_executing, on_error="ignore")
+        except OSError:  # the scheduler went away during the question
+            raise self._lost(len(self.pending)) from None
+        self._mind_workers(bool(running))
+        now = time.monotonic()
+        where = {key: worker for worker, keys in running.items() for key in keys}
+        self.started = {key: self.started.get(key, now) for key in where}
+        overdue = [
+            f for f in self.pending if now - self.started.get(f.key, now) > self.hard_limit_s
+        ]
+        for future in overdue:
+            name = self.pending.pop(future)
+            worker = where[future.key]
+            future.cancel()
+            future.release()
+            self._restart(worker)
+            message = f"stopped after {self.hard_limit_s:.0f} s"
+            yield BatchResult(
+                name, _error_entry(name, "time_limit", message, "the file is skipped")
+            )
+
+    def _mind_workers(self, any_workers: bool) -> None:
+        if any_workers or self.client.nthreads():
+            if self.workerless_since is not None:
+                self.notify("a Dask worker is back; going on")
+            self.workerless_since = None
+            return
+        now = time.monotonic()
+        if self.workerless_since is None:
+            self.workerless_since = now
+            self.notify(
+                f"the Dask cluster has no workers; waiting up to {self.worker_wait_s:g} s for one"
+            )
+        elif now - self.workerless_since > self.worker_wait_s:
+            raise ClusterError(
+                f"the Dask cluster has had no workers for {self.worker_wait_s:g} s; "
+                f"{_count(len(self.pending))} not checked; rerun resumes from the cache",
+                code="no_workers",
+                hint="start workers: dask worker tcp://HOST:PORT, then run the same command",
+            )
+
+    def _restart(self, worker: str) -> None:
+        """A thread stuck in a clip cannot be stopped: restart its worker process (its nanny
+        does it; other clips it was running are sent again)."""
+        try:
+            self.client.restart_workers([worker], raise_for_error=True)
+        except Exception as exc:  # no nanny (dask worker --no-nanny), or it did not come back
+            self.notify(
+                f"could not restart the Dask worker {worker} ({type(exc).__name__}); "
+                "one of its threads stays busy"
+            )
+
+    def _lost(self, remaining: int) -> ClusterError:
+        return ClusterError(
+            f"lost the Dask scheduler; {_count(remaining)} not checked; "
+            "rerun resumes from the cache",
+            code="scheduler_lost",
+            hint="restart the scheduler and workers, then run the same command "
+            "(finished clips come from the shared --cache-dir)",
+        )
+
+    def _cancel_rest(self) -> None:
+        if self.pending and self.client.status == "running":
+            with contextlib.suppress(Exception):  # the cluster is going away anyway
+                self.client.cancel(list(self.pending))
+        self.pending = {}
 
 
-def _dask_task(path: str, settings: Settings, folder, force: bool) -> tuple[dict, bool]:
-    """A Dask task: the worker keeps one analyzer per settings, like a pool initializer."""
-    if _worker_settings != settings:
+def _named(data: dict, name: str) -> dict:
+    """A worker's result under the name the caller gave (the worker had the absolute path)."""
+    data = {**data, "path": name}
+    if isinstance(data.get("probe"), dict):
+        data["probe"] = {**data["probe"], "path": name}
+    return data
+
+
+def _count(clips: int) -> str:
+    return f"{clips} clip" if clips == 1 else f"{clips} clips"
+
+
+def _dask_task(path: str, settings: Settings, folder, force: bool, version: str):
+    """A Dask task: the worker's thread keeps one analyzer per settings, loaded by its first
+    clip (like a pool initializer, once per thread)."""
+    if version != __version__:  # a worker that joined after the version check
+        message = f"the worker runs clipprep {__version__}, this batch {version}"
+        return _error_entry(path, "version_mismatch", message, "install the same version"), False
+    if _state.settings != settings:
         _init_worker(settings)
     return check_one(path, folder, force)
 

@@ -579,6 +579,13 @@ def submit(
     envvar="CLIPPREP_DASK_SCHEDULER",
     help="Run on a Dask cluster (tcp://HOST:PORT; needs clipprep[dask]).",
 )
+@click.option(
+    "--worker-wait",
+    type=click.FloatRange(min=0),
+    default=60,
+    show_default=True,
+    help="With --scheduler: seconds to wait when the cluster has no workers.",
+)
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Where results are cached.")
 @click.option("--force", is_flag=True, help="Redo clips already in the cache.")
 @_profile_option
@@ -599,6 +606,7 @@ def batch(
     api_base,
     ledger,
     scheduler,
+    worker_wait,
     cache_dir,
     force,
     profile,
@@ -624,6 +632,9 @@ def batch(
         if not clips:
             raise UsageError("no video files found", hint="pass files or folders of clips")
         names = _batch_names(clips, name_from) if do_submit else {}
+        nonlocal scheduler
+        if scheduler:  # connected and checked before --out is touched
+            scheduler = _connect_cluster(scheduler, workers, worker_wait, debug)
         settings = Settings(
             profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
             model_dir=model_dir,
@@ -639,6 +650,25 @@ def batch(
         return max((_batch_exit(r.verdict) for r in results), default=EXIT_READY)
 
     sys.exit(_run(debug, action))
+
+
+def _connect_cluster(address: str, workers, worker_wait: float, debug: bool):
+    """The Dask cluster at ``address``, reachable, with workers of this clipprep version; the
+    connection closes when the command ends. Its waits and dashboard link go to stderr."""
+    import logging
+
+    from .batch import _refuse_local_workers, connect_scheduler
+
+    _refuse_local_workers(workers)
+    connection = connect_scheduler(
+        address, worker_wait_s=worker_wait, notify=lambda text: click.echo(text, err=True)
+    )
+    if not debug:  # Dask's failures become clipprep's one-line errors; its tracebacks are noise
+        for name in list(logging.root.manager.loggerDict):  # Dask's config sets some levels
+            if name.split(".")[0] == "distributed":
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+    click.get_current_context().call_on_close(connection.close)
+    return connection
 
 
 def _batch_exit(verdict: str) -> int:
@@ -727,7 +757,7 @@ def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path,
         transient=False,
         disable=not show_bar,
     )
-    interrupted = False
+    interrupted, failed = False, None
     with progress, open(out / "results.jsonl", "w", encoding="utf-8") as lines:
         task = progress.add_task("checking", total=len(clips), counts="")
         try:
@@ -748,11 +778,15 @@ def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path,
                 progress.update(
                     task, advance=1, description=Path(result.path).name[:40], counts=summary
                 )
+        except ClipprepError as exc:  # the batch itself failed (lost its Dask scheduler, ...)
+            failed = exc
         except KeyboardInterrupt:
             interrupted = True
     order = {str(clip): index for index, clip in enumerate(clips)}
     results.sort(key=lambda result: order.get(result.path, len(order)))  # input order
     _write_summaries(results, out)
+    if failed:  # after the summaries of what finished
+        raise failed
     if interrupted:
         echo(f"interrupted: {len(results)} of {_clips(len(clips))} done; rerun to resume", err=True)
         raise KeyboardInterrupt

@@ -112,9 +112,7 @@ def test_dask_run_equals_the_local_run(folder, tmp_path):
     ) as cluster:
         remote = {
             r.path: r.data
-            for r in check_many(
-                clips, scheduler=cluster.scheduler_address, cache_folder=tmp_path / "d"
-            )
+            for r in check_many(clips, scheduler=cluster, cache_folder=tmp_path / "d")
         }
     assert set(remote) == set(local)
     for path, data in local.items():
