@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import tonemap
 from .errors import ClipprepError, InputError, UsageError
 from .files import temporary_beside
 from .probe import Probe, VideoInfo
@@ -209,6 +210,14 @@ def _operations(facts: Probe, chosen: Plan) -> list[dict]:
         ops.append({"op": "crop", "detail": f"{w}×{h} at ({x}, {y})"})
     if chosen.size != (w, h):
         ops.append({"op": "scale", "detail": f"{w}×{h} -> {chosen.size[0]}×{chosen.size[1]}"})
+    if video.hdr:
+        ops.append(
+            {
+                "op": "tonemap",
+                "detail": f"{tonemap.describe(video.hdr)} {video.color_primaries or 'bt2020'} "
+                f"{video.bit_depth}-bit -> SDR BT.709",
+            }
+        )
     ops.append(
         {
             "op": "transcode",
@@ -388,7 +397,7 @@ def _transform(frame, chosen: Plan) -> np.ndarray:
     """Upright, cropped, scaled RGB for one source frame."""
     import cv2
 
-    pixels = frame.to_ndarray(format="rgb24")
+    pixels = tonemap.sdr_rgb(frame) if tonemap.hdr_of(frame) else frame.to_ndarray(format="rgb24")
     turns = round((frame.rotation or 0) / 90) % 4
     if turns:
         pixels = np.rot90(pixels, k=turns)

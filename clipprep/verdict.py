@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import tonemap
 from .metrics import FrameMetrics
 from .probe import Probe
 from .profiles import Profile
@@ -114,6 +115,8 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
                 fixable=True,
             )
         )
+    if video.hdr:
+        add(_hdr_note(video))
     found += _duration_problems(probe.duration_s, video.fps, profile, window)
     if video.short_side < profile.min_short_side:
         add(
@@ -178,6 +181,19 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
             )
         )
     return found
+
+
+def _hdr_note(video) -> Problem:
+    """Say that the clip is HDR and how it was judged: tone-mapped, as an SDR screen shows it."""
+    return Problem(
+        "hdr",
+        INFO,
+        f"the clip is HDR: {tonemap.describe(video.hdr)}, "
+        f"{video.color_primaries or 'primaries untagged'}, {video.bit_depth}-bit; "
+        "it was judged tone-mapped to SDR BT.709",
+        "`clipprep prepare` writes it tone-mapped to SDR BT.709, as the service shows it",
+        fixable=True,
+    )
 
 
 def _duration_problems(

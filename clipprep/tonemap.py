@@ -1,0 +1,257 @@
+"""HDR (HLG or PQ, BT.2020) to SDR (BT.709) for the analysis and for the prepared file.
+
+Phones record HDR by default: 10-bit HEVC with the HLG or PQ transfer and BT.2020 primaries.
+Read as if it were SDR, its code values look dim and grey (an SDR close-up converted to HLG came
+out at 0.48× its saturation and mean RGB 41 instead of 65), so brightness thresholds were judged
+on the wrong scale and the prepared file looked flat. Here each HDR frame goes, in display light:
+
+    Y'CbCr (BT.2020 matrix) -> R'G'B' -> linear light (BT.2100 EOTF; for HLG the inverse OETF
+    and the OOTF of a 1000 cd/m² display) -> BT.2020 to BT.709 primaries -> tone curve -> SDR.
+
+HDR reference white (BT.2408: 203 cd/m², HLG 75 %, PQ 58 %) becomes SDR white, so SDR-range
+content comes back as it was graded; brighter highlights roll off smoothly into the top of the
+SDR range above ``KNEE``. Colours outside BT.709 are clipped. The SDR signal is the inverse of
+the BT.1886 display (a 2.4 power): what an SDR screen then shows is the light the HDR display
+would have shown, up to reference white.
+
+Speed: the transfer functions are lookup tables built once (on 12-bit R'G'B' in, and on the
+square root of linear light out, fine enough near black); the planes are scaled to the wanted
+size before any colour math, and the matrices run in OpenCV. A 640×360 analysis frame takes a
+few milliseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .probe import HDR_TRANSFERS, TRANSFERS
+
+HLG, PQ = "hlg", "pq"
+_TRANSFER_NAMES = {HLG: "HLG (ARIB STD-B67)", PQ: "PQ (SMPTE ST 2084)"}
+# AVColorPrimaries / AVColorSpace / AVColorRange values read from frames.
+_PRIMARIES_BT709 = 1
+_SPACE_BT709 = 1
+_RANGE_FULL = 2
+
+REFERENCE_WHITE = 203.0  # cd/m², BT.2408 HDR reference white, shown as SDR 100 %
+HLG_PEAK = 1000.0  # cd/m², the nominal HLG display: system gamma 1.2 (BT.2100)
+HLG_GAMMA = 1.2
+PQ_PEAK = 10000.0  # cd/m², the top of the PQ scale
+SDR_GAMMA = 2.4  # BT.1886
+KNEE = 0.75  # fraction of SDR white (linear) where highlights start to roll off
+
+# Luma coefficients (Kr, Kb) of the Y'CbCr matrices.
+_KR_KB_BT2020 = (0.2627, 0.0593)
+_KR_KB_BT709 = (0.2126, 0.0722)
+
+BT2020_LUMA = np.array([0.2627, 1 - 0.2627 - 0.0593, 0.0593])  # R, G, B weights of Y
+
+# Linear RGB in BT.2020 primaries -> linear RGB in BT.709 primaries (BT.2087), and back.
+BT2020_TO_BT709 = np.array(
+    [
+        [1.6604910, -0.5876411, -0.0728499],
+        [-0.1245505, 1.1328999, -0.0083494],
+        [-0.0181508, -0.1005789, 1.1187297],
+    ]
+)
+BT709_TO_BT2020 = np.linalg.inv(BT2020_TO_BT709)
+
+_STEPS = 65535  # the tables are indexed by 16-bit values (OpenCV's LUT takes them)
+_OUT_TOP = 8.0  # light (1 = reference white) at the SDR table's last step; above is white
+
+
+# --- BT.2100 transfer functions (numpy, any shape, float64) -----------------------------------
+
+_PQ_M1, _PQ_M2 = 2610 / 16384, 2523 / 4096 * 128
+_PQ_C1, _PQ_C2, _PQ_C3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+_HLG_A = 0.17883277
+_HLG_B = 1 - 4 * _HLG_A
+_HLG_C = 0.5 - _HLG_A * np.log(4 * _HLG_A)
+
+
+def pq_eotf(signal: np.ndarray) -> np.ndarray:
+    """PQ signal (0..1) -> display light in cd/m² (0..10000)."""
+    power = np.power(np.clip(signal, 0.0, 1.0), 1 / _PQ_M2)
+    ratio = np.maximum(power - _PQ_C1, 0.0) / (_PQ_C2 - _PQ_C3 * power)
+    return PQ_PEAK * np.power(ratio, 1 / _PQ_M1)
+
+
+def pq_inverse_eotf(light: np.ndarray) -> np.ndarray:
+    """Display light in cd/m² -> PQ signal (0..1)."""
+    power = np.power(np.clip(light / PQ_PEAK, 0.0, 1.0), _PQ_M1)
+    return np.power((_PQ_C1 + _PQ_C2 * power) / (1 + _PQ_C3 * power), _PQ_M2)
+
+
+def hlg_oetf(scene: np.ndarray) -> np.ndarray:
+    """Scene light (0..1) -> HLG signal (0..1)."""
+    scene = np.clip(scene, 0.0, 1.0)
+    log = _HLG_A * np.log(np.maximum(12 * scene - _HLG_B, 1e-12)) + _HLG_C
+    return np.where(scene <= 1 / 12, np.sqrt(3 * scene), log)
+
+
+def hlg_inverse_oetf(signal: np.ndarray) -> np.ndarray:
+    """HLG signal (0..1) -> scene light (0..1)."""
+    signal = np.clip(signal, 0.0, 1.0)
+    return np.where(
+        signal <= 0.5, signal**2 / 3, (np.exp((signal - _HLG_C) / _HLG_A) + _HLG_B) / 12
+    )
+
+
+def tone_curve(light: np.ndarray) -> np.ndarray:
+    """Linear light (1 = reference white) -> SDR linear light (0..1): unchanged up to ``KNEE``,
+    then an exponential shoulder with slope 1 at the knee that approaches SDR white."""
+    light = np.maximum(light, 0.0)
+    room = 1.0 - KNEE
+    shoulder = KNEE + room * (1.0 - np.exp(-(light - KNEE) / room))
+    return np.where(light <= KNEE, light, shoulder)
+
+
+# --- What a stream is -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Colour:
+    """The colour description of a stream or frame, as FFmpeg tags it (enum values)."""
+
+    transfer: int
+    primaries: int
+    space: int
+    full_range: bool
+
+    @property
+    def hdr(self) -> str | None:
+        """``"hlg"`` or ``"pq"`` for an HDR transfer, None for SDR (or untagged)."""
+        return HDR_TRANSFERS.get(TRANSFERS.get(self.transfer))
+
+
+def colour_of(frame) -> Colour:
+    """The colour tags of a decoded PyAV frame."""
+    return Colour(
+        transfer=int(frame.color_trc or 0),
+        primaries=int(frame.color_primaries or 0),
+        space=int(frame.colorspace or 0),
+        full_range=int(frame.color_range or 0) == _RANGE_FULL,
+    )
+
+
+def hdr_of(frame) -> str | None:
+    """``"hlg"``/``"pq"`` when a decoded frame is HDR, else None."""
+    return HDR_TRANSFERS.get(TRANSFERS.get(int(frame.color_trc or 0)))
+
+
+def describe(hdr: str) -> str:
+    """A transfer's name for messages: ``HLG (ARIB STD-B67)``, ``PQ (SMPTE ST 2084)``."""
+    return _TRANSFER_NAMES[hdr]
+
+
+# --- The conversion ---------------------------------------------------------------------------
+
+
+def sdr_rgb(frame, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """An HDR PyAV frame as 8-bit SDR BT.709 RGB (H x W x 3), scaled to ``width`` x ``height``
+    (its own size when not given) before any colour math."""
+    import cv2
+
+    colour = colour_of(frame)
+    width, height = width or frame.width, height or frame.height
+    planes, bits = _yuv_planes(frame, width, height)
+    # Y'CbCr -> R'G'B' as 16-bit table steps (OpenCV saturates: out-of-range values clip).
+    to_rgb = _yuv_to_rgb_matrix(colour.space, colour.full_range, bits) * _STEPS
+    linear = cv2.LUT(cv2.transform(cv2.merge(planes), to_rgb), _eotf_table(colour.hdr))
+    gamut = np.eye(3) if colour.primaries == _PRIMARIES_BT709 else BT2020_TO_BT709
+    # Light relative to reference white, pre-scaled so that its square root is the table step.
+    scale = _STEPS**2 / _OUT_TOP / REFERENCE_WHITE
+    if colour.hdr == HLG:
+        light = cv2.transform(linear, gamut * (scale * HLG_PEAK))
+        # The OOTF scales each pixel by a power of its scene luminance (BT.2100), looked up.
+        luminance = cv2.transform(linear, np.tile(BT2020_LUMA * _STEPS, (3, 1)))
+        gain = cv2.LUT(_steps(luminance), _ootf_gain_table())
+        light = cv2.multiply(light, gain)
+    else:
+        light = cv2.transform(linear, gamut * (scale * PQ_PEAK))
+    return cv2.LUT(_steps(cv2.sqrt(cv2.max(light, 0.0))), _sdr_table())
+
+
+def _steps(values: np.ndarray) -> np.ndarray:
+    """Float table positions -> uint16 steps, clipped (in place: the floats are scratch)."""
+    return np.clip(values, 0, _STEPS, out=values).astype(np.uint16)
+
+
+def _yuv_planes(frame, width: int, height: int) -> tuple[list[np.ndarray], int]:
+    """The Y, Cb and Cr planes at ``width`` x ``height`` (uint16), and their bit depth.
+
+    Each plane is area-scaled at its own resolution first (an integer ratio for the chroma of
+    4:2:0, the fast case), then the chroma is brought to the luma's size bilinearly."""
+    import cv2
+
+    name = frame.format.name
+    planar = name.startswith("yuv") and len(frame.planes) == 3 and not name.startswith("yuvj")
+    if not planar or name.endswith("be"):  # semi-planar (P010), big-endian, ...: swscale first
+        frame = frame.reformat(format="yuv444p16le")
+    bits = max(c.bits for c in frame.format.components)
+    dtype = np.uint16 if bits > 8 else np.uint8
+    planes = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, : plane.width]
+        own = (
+            max(1, round(width * plane.width / frame.width)),
+            max(1, round(height * plane.height / frame.height)),
+        )
+        if own != (plane.width, plane.height):
+            rows = cv2.resize(rows, own, interpolation=cv2.INTER_AREA)
+        if own != (width, height):
+            rows = cv2.resize(rows, (width, height), interpolation=cv2.INTER_LINEAR)
+        planes.append(rows.astype(np.uint16, copy=False))
+    return planes, bits
+
+
+@functools.lru_cache(maxsize=16)
+def _yuv_to_rgb_matrix(space: int, full_range: bool, bits: int) -> np.ndarray:
+    """3 x 4 affine matrix: Y'CbCr code values -> R'G'B' in 0..1 (BT.2020 unless BT.709)."""
+    kr, kb = _KR_KB_BT709 if space == _SPACE_BT709 else _KR_KB_BT2020
+    kg = 1 - kr - kb
+    # Normalised Y' (0..1) and Cb, Cr (-0.5..0.5) from code values.
+    top = 2**bits - 1
+    if full_range:
+        y_scale, c_scale, y_zero = 1 / top, 1 / top, 0.0
+    else:
+        unit = 2 ** (bits - 8)
+        y_scale, c_scale, y_zero = 1 / (219 * unit), 1 / (224 * unit), 16 * unit
+    c_zero = 2 ** (bits - 1)
+    mix = np.array(
+        [
+            [1, 0, 2 * (1 - kr)],
+            [1, -2 * kb * (1 - kb) / kg, -2 * kr * (1 - kr) / kg],
+            [1, 2 * (1 - kb), 0],
+        ]
+    )
+    scale = mix * np.array([y_scale, c_scale, c_scale])
+    offset = -(scale @ np.array([y_zero, c_zero, c_zero]))
+    return np.hstack([scale, offset[:, None]])
+
+
+@functools.lru_cache(maxsize=2)
+def _eotf_table(hdr: str) -> np.ndarray:
+    """R'G'B' step -> linear light: scene light (0..1) for HLG, cd/m² / 10000 for PQ."""
+    signal = np.arange(_STEPS + 1) / _STEPS
+    linear = hlg_inverse_oetf(signal) if hdr == HLG else pq_eotf(signal) / PQ_PEAK
+    return linear.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _ootf_gain_table() -> np.ndarray:
+    """Scene luminance step -> the HLG OOTF's gain, luminance ** (gamma - 1)."""
+    luminance = np.arange(_STEPS + 1) / _STEPS
+    return np.power(luminance, HLG_GAMMA - 1).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _sdr_table() -> np.ndarray:
+    """Step (square root of light) -> 8-bit SDR code: the tone curve, then the inverse of the
+    BT.1886 display. Square-root steps keep dark tones fine: the first is 2e-9 of white."""
+    light = (np.arange(_STEPS + 1) / _STEPS) ** 2 * _OUT_TOP
+    signal = np.power(tone_curve(light), 1 / SDR_GAMMA)
+    return np.clip(np.round(signal * 255), 0, 255).astype(np.uint8)
