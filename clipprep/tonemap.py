@@ -183,29 +183,21 @@ def _steps(values: np.ndarray) -> np.ndarray:
 def _yuv_planes(frame, width: int, height: int) -> tuple[list[np.ndarray], int]:
     """The Y, Cb and Cr planes at ``width`` x ``height`` (uint16), and their bit depth.
 
-    Each plane is area-scaled at its own resolution first (an integer ratio for the chroma of
-    4:2:0, the fast case), then the chroma is brought to the luma's size bilinearly."""
-    import cv2
-
-    name = frame.format.name
-    planar = name.startswith("yuv") and len(frame.planes) == 3 and not name.startswith("yuvj")
-    if not planar or name.endswith("be"):  # semi-planar (P010), big-endian, ...: swscale first
-        frame = frame.reformat(format="yuv444p16le")
-    bits = max(c.bits for c in frame.format.components)
-    dtype = np.uint16 if bits > 8 else np.uint8
-    planes = []
-    for plane in frame.planes:
-        rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, : plane.width]
-        own = (
-            max(1, round(width * plane.width / frame.width)),
-            max(1, round(height * plane.height / frame.height)),
-        )
-        if own != (plane.width, plane.height):
-            rows = cv2.resize(rows, own, interpolation=cv2.INTER_AREA)
-        if own != (width, height):
-            rows = cv2.resize(rows, (width, height), interpolation=cv2.INTER_LINEAR)
-        planes.append(rows.astype(np.uint16, copy=False))
-    return planes, bits
+    swscale scales and brings the chroma to full size in one pass (area filter; 0.8 ms for a
+    1080p frame to 640 px, OpenCV's resizes of 16-bit planes took 2 ms), without touching the
+    colours: YUV to YUV."""
+    same = (width, height) == (frame.width, frame.height)
+    frame = frame.reformat(
+        width=width,
+        height=height,
+        format="yuv444p16le",
+        interpolation="BILINEAR" if same else "AREA",
+    )
+    planes = [
+        np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, : plane.width]
+        for plane in frame.planes
+    ]
+    return planes, 16
 
 
 @functools.lru_cache(maxsize=16)
