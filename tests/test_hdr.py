@@ -130,3 +130,21 @@ def test_hdr_clip_prepares_to_the_colours_of_its_sdr_original(
     assert saturation(ours) / saturation(reference) == pytest.approx(1.0, abs=0.04)
     diffs = [np.abs(a.astype(int) - b).mean() for a, b in zip(ours, reference, strict=True)]
     assert np.mean(diffs) < 3.0, diffs  # two lossy encodes (HEVC, H.264) vs one; was 20-37
+
+
+def test_batch_thumbnails_of_hdr_clip_look_like_the_sdr_original(clips):
+    import base64
+
+    from clipprep.batch import thumbnails
+
+    def pictures(path) -> list[np.ndarray]:
+        return [
+            cv2.imdecode(np.frombuffer(base64.b64decode(uri.split(",")[1]), np.uint8), 1)
+            for uri in thumbnails(str(path), 0.0, 3.0, 2)
+        ]
+
+    for hdr in ("hlg", "pq"):
+        ours, reference = pictures(clips[hdr]), pictures(clips["sdr"])
+        assert len(ours) == len(reference) == 2
+        for a, b in zip(ours, reference, strict=True):
+            assert np.abs(a.astype(int) - b).mean() < 4.0  # JPEG and two encodes; was 20+
