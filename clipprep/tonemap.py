@@ -166,18 +166,16 @@ def sdr_rgb(frame, width: int | None = None, height: int | None = None) -> np.nd
     scale = _STEPS**2 / _OUT_TOP / REFERENCE_WHITE
     if colour.hdr == HLG:
         light = cv2.transform(linear, gamut * (scale * HLG_PEAK))
-        # The OOTF scales each pixel by a power of its scene luminance (BT.2100), looked up.
-        luminance = cv2.transform(linear, np.tile(BT2020_LUMA * _STEPS, (3, 1)))
-        gain = cv2.LUT(_steps(luminance), _ootf_gain_table())
-        light = cv2.multiply(light, gain)
+        # The OOTF scales each pixel by a power of its scene luminance (BT.2100), looked up; the
+        # luminance (0..1, never negative) scaled to table steps needs no clipping.
+        luminance = cv2.transform(linear, (BT2020_LUMA * _STEPS)[None, :])
+        gain = cv2.LUT(luminance.astype(np.uint16), _ootf_gain_table())
+        light = cv2.multiply(light, cv2.merge([gain, gain, gain]))
     else:
         light = cv2.transform(linear, gamut * (scale * PQ_PEAK))
-    return cv2.LUT(_steps(cv2.sqrt(cv2.max(light, 0.0))), _sdr_table())
-
-
-def _steps(values: np.ndarray) -> np.ndarray:
-    """Float table positions -> uint16 steps, clipped (in place: the floats are scratch)."""
-    return np.clip(values, 0, _STEPS, out=values).astype(np.uint16)
+    # Colours outside BT.709 go negative; light beyond the table's top is white anyway.
+    np.clip(light, 0.0, float(_STEPS) ** 2, out=light)
+    return cv2.LUT(cv2.sqrt(light).astype(np.uint16), _sdr_table())
 
 
 def _yuv_planes(frame, width: int, height: int) -> tuple[list[np.ndarray], int]:

@@ -56,6 +56,25 @@ def test_hdr_frame_tone_maps_back_to_the_sdr_picture(hdr):
     assert np.abs(small - expected).mean() < 2.0
 
 
+@pytest.mark.parametrize(
+    "crop, size",
+    [
+        ((0, 0, 1280, 720), (640, 360)),  # shrunk whole: tone-mapped straight at 640x360
+        ((160, 0, 960, 720), (960, 720)),  # cropped: tone-mapped whole, then cut
+        ((0, 0, 1280, 720), (1280, 720)),  # kept as is
+    ],
+)
+def test_prepare_transform_of_an_hdr_frame_matches_the_sdr_picture(crop, size):
+    from clipprep.export import Plan, _transform
+
+    picture = face_frame(1280, 720, face_height=0.5)
+    ours = _transform(hdr_frame(picture, "hlg"), Plan(0.0, 3.0, crop, size, 30.0, "none"))
+    x, y, w, h = crop
+    expected = cv2.resize(picture[y : y + h, x : x + w], size, interpolation=cv2.INTER_AREA)
+    assert ours.shape == (size[1], size[0], 3)
+    assert np.abs(ours.astype(int) - expected).mean() < 1.5
+
+
 @pytest.fixture(scope="module")
 def clips(clip_dir):
     """The close-up as 8-bit H.264 MP4, and as HLG and PQ 10-bit HEVC MOV."""
