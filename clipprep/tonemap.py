@@ -18,9 +18,9 @@ would have shown, up to reference white.
 Speed: the planes are scaled to the wanted size before any colour math (swscale, YUV to YUV);
 the transfer functions are 65536-entry tables applied with OpenCV's 16-bit LUT (numpy's fancy
 indexing was 3× slower), the last one indexed by the square root of light so dark tones keep
-fine steps; the matrices run in OpenCV. CPU per 1080p source frame: 3.6-5 ms (HLG) and
-2.7-3.2 ms (PQ) to the 640 px analysis size, where reading it as SDR took 1.7-2.7 ms;
-21-44 ms at full size for ``prepare`` (``benchmarks/hdr.py``).
+fine steps; the matrices run in OpenCV, on bands of rows that fit the cache. CPU per 1080p
+source frame: 3.3-5 ms (HLG) and 2.7-3.2 ms (PQ) to the 640 px analysis size, where reading it
+as SDR took 1.7-2.7 ms; 17-27 ms at full size for ``prepare`` (``benchmarks/hdr.py``).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ BT2020_TO_BT709 = np.array(
 BT709_TO_BT2020 = np.linalg.inv(BT2020_TO_BT709)
 
 _STEPS = 65535  # the tables are indexed by 16-bit values (OpenCV's LUT takes them)
+_BAND_PIXELS = 32768  # pixels converted at a time: ~0.4 MB per float image, cache-sized
 _OUT_TOP = 8.0  # light (1 = reference white) at the SDR table's last step; above is white
 
 
@@ -160,10 +161,23 @@ def sdr_rgb(frame, width: int | None = None, height: int | None = None) -> np.nd
 
     colour = colour_of(frame)
     width, height = width or frame.width, height or frame.height
-    planes, bits = _yuv_planes(frame, width, height)
+    yuv = cv2.merge(_yuv_planes(frame, width, height))
+    out = np.empty((height, width, 3), np.uint8)
+    # Band by band, so the float intermediates stay in the CPU cache: a whole 1080p frame's
+    # (24 MB each) made every step wait for memory (1080p HLG inside prepare: 55 -> 27 ms of CPU).
+    rows = max(1, _BAND_PIXELS // width)
+    for top in range(0, height, rows):
+        out[top : top + rows] = _band_to_sdr(yuv[top : top + rows], colour)
+    return out
+
+
+def _band_to_sdr(yuv: np.ndarray, colour: Colour) -> np.ndarray:
+    """Rows of 16-bit Y'CbCr -> 8-bit SDR RGB."""
+    import cv2
+
     # Y'CbCr -> R'G'B' as 16-bit table steps (OpenCV saturates: out-of-range values clip).
-    to_rgb = _yuv_to_rgb_matrix(colour.space, colour.full_range, bits) * _STEPS
-    linear = cv2.LUT(cv2.transform(cv2.merge(planes), to_rgb), _eotf_table(colour.hdr))
+    to_rgb = _yuv_to_rgb_matrix(colour.space, colour.full_range, 16) * _STEPS
+    linear = cv2.LUT(cv2.transform(yuv, to_rgb), _eotf_table(colour.hdr))
     gamut = np.eye(3) if colour.primaries == _PRIMARIES_BT709 else BT2020_TO_BT709
     # Light relative to reference white, pre-scaled so that its square root is the table step.
     scale = _STEPS**2 / _OUT_TOP / REFERENCE_WHITE
@@ -181,8 +195,8 @@ def sdr_rgb(frame, width: int | None = None, height: int | None = None) -> np.nd
     return cv2.LUT(cv2.sqrt(light).astype(np.uint16), _sdr_table())
 
 
-def _yuv_planes(frame, width: int, height: int) -> tuple[list[np.ndarray], int]:
-    """The Y, Cb and Cr planes at ``width`` x ``height`` (uint16), and their bit depth.
+def _yuv_planes(frame, width: int, height: int) -> list[np.ndarray]:
+    """The Y, Cb and Cr planes at ``width`` x ``height`` as 16-bit values.
 
     swscale scales and brings the chroma to full size in one pass (area filter; 0.8 ms for a
     1080p frame to 640 px, OpenCV's resizes of 16-bit planes took 2 ms), without touching the
@@ -194,11 +208,10 @@ def _yuv_planes(frame, width: int, height: int) -> tuple[list[np.ndarray], int]:
         format="yuv444p16le",
         interpolation="BILINEAR" if same else "AREA",
     )
-    planes = [
+    return [
         np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, : plane.width]
         for plane in frame.planes
     ]
-    return planes, 16
 
 
 @functools.lru_cache(maxsize=16)
