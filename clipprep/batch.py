@@ -282,6 +282,8 @@ def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> 
     import cv2
     import numpy as np
 
+    from . import tonemap
+
     wanted = [start + (end - start) * (i + 0.5) / count for i in range(count)]
     images = []
     with av.open(path) as container:
@@ -298,7 +300,10 @@ def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> 
                 wanted.pop(0)
                 height = _THUMB_HEIGHT
                 width = max(2, round(frame.width * height / frame.height))
-                rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                if tonemap.hdr_of(frame):  # as the analysis saw it, not flat and grey
+                    rgb = tonemap.sdr_rgb(frame, width, height)
+                else:
+                    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
                 rgb = np.rot90(rgb, k=round((frame.rotation or 0) / 90) % 4)
                 ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
                 if ok:

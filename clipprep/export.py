@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import tonemap
 from .errors import ClipprepError, InputError, UsageError
 from .files import temporary_name_beside
 from .probe import Probe, VideoInfo
@@ -231,6 +232,14 @@ def _operations(facts: Probe, chosen: Plan) -> list[dict]:
         ops.append({"op": "crop", "detail": f"{w}×{h} at ({x}, {y})"})
     if chosen.size != (w, h):
         ops.append({"op": "scale", "detail": f"{w}×{h} -> {chosen.size[0]}×{chosen.size[1]}"})
+    if video.hdr:
+        ops.append(
+            {
+                "op": "tonemap",
+                "detail": f"{tonemap.describe(video.hdr)} {video.color_primaries or 'bt2020'} "
+                f"{video.bit_depth}-bit -> SDR BT.709",
+            }
+        )
     ops.append(
         {
             "op": "transcode",
@@ -411,18 +420,32 @@ def _transform(frame, chosen: Plan) -> np.ndarray:
     """Upright, cropped, scaled RGB for one source frame."""
     import cv2
 
-    pixels = frame.to_ndarray(format="rgb24")
     turns = round((frame.rotation or 0) / 90) % 4
+    if tonemap.hdr_of(frame):
+        pixels = _hdr_to_sdr(frame, chosen, turns)
+    else:
+        pixels = frame.to_ndarray(format="rgb24")
     if turns:
         pixels = np.rot90(pixels, k=turns)
     x, y, w, h = chosen.crop
     pixels = pixels[y : y + h, x : x + w]
-    if (w, h) != chosen.size:
+    if pixels.shape[1::-1] != chosen.size:
         shrink = chosen.size[0] < w
         pixels = cv2.resize(
             pixels, chosen.size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LANCZOS4
         )
     return np.ascontiguousarray(pixels)
+
+
+def _hdr_to_sdr(frame, chosen: Plan, turns: int) -> np.ndarray:
+    """An HDR frame tone-mapped to SDR RGB (stored orientation): straight at the output size when
+    the whole picture is kept and shrunk (a 4K phone clip: a quarter of the pixels to convert),
+    else at its own size."""
+    upright = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    width, height = chosen.size
+    if chosen.crop != (0, 0, *upright) or width >= upright[0]:
+        return tonemap.sdr_rgb(frame)
+    return tonemap.sdr_rgb(frame, *((height, width) if turns % 2 else (width, height)))
 
 
 class _Sound:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import tonemap
 from .errors import InputError
 
 DEFAULT_SAMPLE_FPS = 10.0
@@ -256,7 +257,9 @@ def _decoded(container, stream, stats: DecodeStats):
 
 def _upright_rgb(frame, long_side: int) -> np.ndarray:
     width, height = analysis_size(frame.width, frame.height, long_side)
-    if _opencv_convertible(frame):
+    if tonemap.hdr_of(frame):  # HLG/PQ code values are not SDR luma: judge what SDR shows
+        pixels = tonemap.sdr_rgb(frame, width, height)
+    elif _opencv_convertible(frame):
         pixels = _i420_to_rgb(frame, width, height)
     else:
         rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")

@@ -20,6 +20,26 @@ from .errors import InputError
 
 # MP4 and MOV share FFmpeg's "mov" demuxer; the major brand tells them apart.
 _QUICKTIME_BRANDS = {"qt"}
+# FFmpeg's colour tags (AVColorTransferCharacteristic, AVColorPrimaries, AVColorSpace values) by
+# the names ffprobe prints; "unspecified" (2) and anything unlisted read as None.
+TRANSFERS = {
+    1: "bt709",
+    4: "gamma22",
+    5: "gamma28",
+    6: "smpte170m",
+    7: "smpte240m",
+    8: "linear",
+    11: "iec61966-2-4",
+    13: "iec61966-2-1",
+    14: "bt2020-10",
+    15: "bt2020-12",
+    16: "smpte2084",
+    18: "arib-std-b67",
+}
+PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020"}
+SPACES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
+# The transfers of HDR video: HLG (phones, broadcast) and PQ (HDR10, Dolby Vision base layers).
+HDR_TRANSFERS = {"arib-std-b67": "hlg", "smpte2084": "pq"}
 # Inter-frame gaps that differ from the median by more than this fraction mark variable frame rate.
 _VFR_TOLERANCE = 0.25
 # ... and it only counts as variable when more than this fraction of the gaps differ.
@@ -44,6 +64,10 @@ class VideoInfo:
     frame_count: int  # video packets demuxed
     bit_rate: int | None
     interlaced: bool
+    color_transfer: str | None = None  # ffprobe's names: "bt709", "arib-std-b67" (HLG), ...
+    color_primaries: str | None = None  # "bt709", "bt2020", ...
+    color_space: str | None = None  # the Y'CbCr matrix: "bt709", "bt2020nc", ...
+    hdr: str | None = None  # "hlg" or "pq" when the transfer is HDR, else None
 
     @property
     def short_side(self) -> int:
@@ -281,7 +305,19 @@ def _video_info(stream, timestamps: list[float], first) -> VideoInfo:
         frame_count=len(timestamps),
         bit_rate=ctx.bit_rate or None,
         interlaced=bool(first is not None and first.interlaced_frame),
+        **_colour(first or ctx),
     )
+
+
+def _colour(tagged) -> dict:
+    """The colour tags of a decoded frame (or, failing one, the codec context) by name."""
+    transfer = TRANSFERS.get(int(tagged.color_trc or 0))
+    return {
+        "color_transfer": transfer,
+        "color_primaries": PRIMARIES.get(int(tagged.color_primaries or 0)),
+        "color_space": SPACES.get(int(tagged.colorspace or 0)),
+        "hdr": HDR_TRANSFERS.get(transfer),
+    }
 
 
 def _bit_depth(pix_fmt: str) -> int:

@@ -203,7 +203,8 @@ def _facts_line(report: Report) -> str:
         return ""
     v = probe.video
     audio = probe.audio.codec if probe.audio else "no audio"
+    hdr = f" · HDR {v.hdr.upper()} {v.color_primaries or ''}".rstrip() if v.hdr else ""
     return (
-        f"{probe.container} · {v.codec} {v.pix_fmt} · {v.width}×{v.height} · "
+        f"{probe.container} · {v.codec} {v.pix_fmt}{hdr} · {v.width}×{v.height} · "
         f"{v.fps:.3g} fps · {probe.duration_s:.2f} s · {audio}"
     )

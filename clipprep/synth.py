@@ -297,6 +297,7 @@ def write_clip(
     tone: Callable[[np.ndarray], np.ndarray] | None = None,
     frame_times: Sequence[float] | None = None,
     encoder_options: dict[str, str] | None = None,
+    hdr: str | None = None,
 ) -> Path:
     """Encode RGB frames (stored orientation) into ``path`` atomically; return the path.
 
@@ -306,7 +307,8 @@ def write_clip(
     when given (to place clicks at known times). ``frame_times`` (seconds, one per frame) makes a
     variable-frame-rate clip. ``encoder_options`` are added to the codec's fixed quality options
     (e.g. ``{"x264-params": "b-pyramid=none"}``). The container follows the extension (.mp4,
-    .mov, .mkv, .webm).
+    .mov, .mkv, .webm). ``hdr`` (``"hlg"``/``"pq"``) writes the SDR frames as a phone's HDR clip
+    would hold them (see :func:`hdr_frame`): 10-bit, BT.2020, tagged; use an HEVC ``codec``.
     """
     import av
 
@@ -328,6 +330,7 @@ def write_clip(
                 audio_codec,
                 sound,
                 frame_times,
+                hdr,
             )
         os.replace(temporary, path)
     except BaseException:
@@ -337,7 +340,7 @@ def write_clip(
 
 
 def _encode(
-    container, frames, rate, codec, pix_fmt, options, rotation, audio_codec, sound, frame_times
+    container, frames, rate, codec, pix_fmt, options, rotation, audio_codec, sound, frame_times, hdr
 ) -> None:
     """Add every stream before the first packet (the header is written then), then write the
     tone in step with the pictures so the muxer interleaves them."""
@@ -348,15 +351,20 @@ def _encode(
         raise ValueError("no frames to write")
     stream = container.add_stream(codec, rate=rate)
     stream.height, stream.width = first.shape[:2]
-    stream.pix_fmt = pix_fmt
+    stream.pix_fmt = "yuv420p10le" if hdr else pix_fmt
     stream.options = options
+    if hdr:
+        _tag_hdr(stream.codec_context, hdr)
     if rotation:
         stream.set_display_rotation(rotation)
     if frame_times is not None:  # variable rate: a fine clock, and each frame at its time
         stream.codec_context.time_base = stream.time_base = Fraction(1, 90000)
     tone = _Tone(container, audio_codec, sound) if sound is not None else None
     for index, pixels in enumerate(itertools.chain([first], frames)):
-        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        if hdr:
+            frame = hdr_frame(pixels, hdr)
+        else:
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
         if frame_times is None:
             frame.pts = index
         else:
@@ -367,6 +375,48 @@ def _encode(
     container.mux(stream.encode())
     if tone is not None:
         tone.flush()
+
+
+def hdr_frame(rgb: np.ndarray, hdr: str):
+    """An 8-bit SDR BT.709 RGB picture as a 10-bit HDR frame (yuv420p10le, limited range,
+    BT.2020), the way BT.2408 maps SDR into HDR in display light: the SDR display's light (a 2.4
+    power, white = 203 cd/m²) in BT.2020 primaries, encoded with PQ, or for HLG through the
+    inverse of the OOTF of a 1000 cd/m² display and the HLG OETF (BT.2100)."""
+    import av
+
+    from . import tonemap
+
+    light = (rgb.astype(np.float64) / 255) ** tonemap.SDR_GAMMA @ tonemap.BT709_TO_BT2020.T
+    light = np.clip(light, 0.0, None) * tonemap.REFERENCE_WHITE
+    if hdr == tonemap.PQ:
+        signal = tonemap.pq_inverse_eotf(light)
+    else:
+        # Undo the OOTF: display luminance = peak * scene luminance ** gamma.
+        scene = (light @ tonemap.BT2020_LUMA / tonemap.HLG_PEAK) ** (1 / tonemap.HLG_GAMMA)
+        gain = np.maximum(scene, 1e-9) ** (1 - tonemap.HLG_GAMMA) / tonemap.HLG_PEAK
+        signal = tonemap.hlg_oetf(light * gain[..., None])
+    luma = signal @ tonemap.BT2020_LUMA
+    red_weight, _, blue_weight = tonemap.BT2020_LUMA
+    blue = (signal[..., 2] - luma) / (2 * (1 - blue_weight))
+    red = (signal[..., 0] - luma) / (2 * (1 - red_weight))
+    height, width = luma.shape
+    chroma = [
+        c.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)) for c in (blue, red)
+    ]  # 4:2:0: each chroma sample is the mean of its 2 x 2 block
+    planes = [64 + 876 * luma] + [512 + 896 * c for c in chroma]
+    codes = [np.clip(np.round(p), 0, 1023).astype(np.uint16) for p in planes]
+    stacked = np.concatenate([p.ravel() for p in codes]).reshape(height * 3 // 2, width)
+    frame = av.VideoFrame.from_ndarray(stacked, format="yuv420p10le")
+    _tag_hdr(frame, hdr)
+    return frame
+
+
+def _tag_hdr(target, hdr: str) -> None:
+    """Tag a frame or codec context as BT.2020 limited range with the HLG or PQ transfer."""
+    target.color_primaries = 9  # BT.2020
+    target.color_trc = 18 if hdr == "hlg" else 16  # ARIB STD-B67 / SMPTE ST 2084
+    target.colorspace = 9  # BT.2020 non-constant luminance
+    target.color_range = 1  # limited ("MPEG")
 
 
 def _quality_options(codec: str, crf: int) -> dict[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import tonemap
 from .cuts import Cut
 from .metrics import FrameMetrics
 from .probe import Probe
@@ -115,6 +116,8 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
                 fixable=True,
             )
         )
+    if video.hdr:
+        add(_hdr_note(video))
     found += _duration_problems(probe.duration_s, video.fps, profile, window)
     found += _frame_rate_problems(probe, profile)
     found += shape_problems(video.width, video.height, profile)
@@ -213,6 +216,19 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
             )
         )
     return found
+
+
+def _hdr_note(video) -> Problem:
+    """Say that the clip is HDR and how it was judged: tone-mapped, as an SDR screen shows it."""
+    return Problem(
+        "hdr",
+        INFO,
+        f"the clip is HDR: {tonemap.describe(video.hdr)}, "
+        f"{video.color_primaries or 'primaries untagged'}, {video.bit_depth}-bit; "
+        "it was judged tone-mapped to SDR BT.709",
+        "`clipprep prepare` writes it tone-mapped to SDR BT.709, as the service shows it",
+        fixable=True,
+    )
 
 
 def _duration_problems(
