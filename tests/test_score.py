@@ -77,6 +77,7 @@ def test_subject_mode_grades_size_sharpness_and_light():
         subject_h=0.6,
         subject_size=0.3,
         subject_contrast=20.0,
+        subject_detail=0.6,  # a textured character, not a plain shape
         subject_clutter=0.2,
         subject_stability=0.9,
         subject_margin=0.2,
