@@ -36,7 +36,7 @@ HLG, PQ = "hlg", "pq"
 _TRANSFER_NAMES = {HLG: "HLG (ARIB STD-B67)", PQ: "PQ (SMPTE ST 2084)"}
 # AVColorPrimaries / AVColorSpace / AVColorRange values read from frames.
 _PRIMARIES_BT709 = 1
-_SPACE_BT709 = 1
+SPACE_BT709 = 1
 _RANGE_FULL = 2
 
 REFERENCE_WHITE = 203.0  # cd/m², BT.2408 HDR reference white, shown as SDR 100 %
@@ -176,7 +176,7 @@ def _band_to_sdr(yuv: np.ndarray, colour: Colour) -> np.ndarray:
     import cv2
 
     # Y'CbCr -> R'G'B' as 16-bit table steps (OpenCV saturates: out-of-range values clip).
-    to_rgb = _yuv_to_rgb_matrix(colour.space, colour.full_range, 16) * _STEPS
+    to_rgb = yuv_to_rgb_matrix(colour.space, colour.full_range, 16) * _STEPS
     linear = cv2.LUT(cv2.transform(yuv, to_rgb), _eotf_table(colour.hdr))
     gamut = np.eye(3) if colour.primaries == _PRIMARIES_BT709 else BT2020_TO_BT709
     # Light relative to reference white, pre-scaled so that its square root is the table step.
@@ -215,9 +215,10 @@ def _yuv_planes(frame, width: int, height: int) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=16)
-def _yuv_to_rgb_matrix(space: int, full_range: bool, bits: int) -> np.ndarray:
-    """3 x 4 affine matrix: Y'CbCr code values -> R'G'B' in 0..1 (BT.2020 unless BT.709)."""
-    kr, kb = _KR_KB_BT709 if space == _SPACE_BT709 else _KR_KB_BT2020
+def yuv_to_rgb_matrix(space: int, full_range: bool, bits: int) -> np.ndarray:
+    """3 x 4 affine matrix: Y'CbCr code values -> R'G'B' in 0..1 (BT.2020 unless ``space`` is
+    :data:`SPACE_BT709`); the analysis uses it for SDR BT.709 frames too."""
+    kr, kb = _KR_KB_BT709 if space == SPACE_BT709 else _KR_KB_BT2020
     kg = 1 - kr - kb
     # Normalised Y' (0..1) and Cb, Cr (-0.5..0.5) from code values.
     top = 2**bits - 1
