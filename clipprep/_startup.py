@@ -40,3 +40,11 @@ def release() -> None:
             signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:
         pass
+
+
+def quiet_destructors() -> None:
+    """After Ctrl-C the command only cleans up and exits: an object the interrupt caught half
+    built (MediaPipe's ``Image`` is one: ``__init__`` stopped before its pointer was set) fails
+    in its ``__del__`` when collected, and Python would print that as "Exception ignored in"
+    with a traceback. Nothing is lost by not printing it; the exit code says what happened."""
+    sys.unraisablehook = lambda unraisable: None

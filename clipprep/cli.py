@@ -53,6 +53,9 @@ def _run(debug: bool, action) -> int:
     try:
         return action()
     except KeyboardInterrupt:
+        from . import _startup
+
+        _startup.quiet_destructors()  # before the interrupted frames are released
         echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except ClipprepError as exc:
