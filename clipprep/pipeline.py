@@ -123,22 +123,16 @@ class Analyzer:
         limit = self.profile.limits.max_file_bytes
         size = checked_size(path)  # missing, empty, a FIFO...: the InputError says which
         if size > limit:
-            raise _limit(
+            raise limit_error(
                 f"{path.name}: {size / 2**30:.1f} GiB is over the {limit / 2**30:g} GiB limit"
             )
 
     def _check_extent(self, facts: Probe) -> None:
         limits = self.profile.limits
         if facts.duration_s > limits.max_duration_s:
-            raise _limit(
+            raise limit_error(
                 f"{Path(facts.path).name}: {facts.duration_s:.0f} s is over the "
                 f"{limits.max_duration_s:g} s analysis limit"
-            )
-        video = facts.video
-        if video is not None and video.width * video.height > limits.max_pixels:
-            raise _limit(
-                f"{Path(facts.path).name}: {video.width}×{video.height} is over the "
-                f"{limits.max_pixels / 1e6:.1f} Mpx analysis limit"
             )
 
     def _check_probed(
@@ -458,10 +452,6 @@ _SEVERITY_ORDER = {ERROR: 0, "warning": 1, "info": 2}
 def _ordered(problems: list[Problem]) -> list[Problem]:
     """Errors first, then warnings, then notes; stable within a severity."""
     return sorted(problems, key=lambda p: _SEVERITY_ORDER.get(p.severity, 3))
-
-
-def _limit(message: str) -> InputError:
-    return limit_error(message)
 
 
 # Input errors that are about the file being unusable as a clip, not unreadable.
