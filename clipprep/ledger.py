@@ -202,7 +202,8 @@ class Ledger:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 # A ledger an older clipprep made 0644: it holds ids and URLs, keep it private.
-                if os.fstat(fd).st_mode & 0o077 and os.fstat(fd).st_uid == os.geteuid():
+                st = os.fstat(fd)
+                if st.st_mode & 0o077 and st.st_uid == os.geteuid():
                     os.fchmod(fd, 0o600)
             finally:
                 os.close(fd)
@@ -275,10 +276,11 @@ class Ledger:
                     return  # an empty file: reads as no submissions
                 self._check_columns(required_only=True)
                 return
-            self._migrate(version)
+            self._migrate()
 
-    def _migrate(self, version: int) -> None:
-        """Create the tables, or bring a version-1 ledger (no owner columns) up to date."""
+    def _migrate(self) -> None:
+        """Create the tables, or bring a version-1 ledger (no owner columns) up to date: every
+        older version (0 = none or the first layout) takes the same steps."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for statement in _TABLE.split(";"):
@@ -295,7 +297,6 @@ class Ledger:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
-        del version  # every older version (0 = none or the first layout) takes the same steps
 
     def _columns(self) -> set[str]:
         return {r[1] for r in self._db.execute("PRAGMA table_info(submissions)")}
@@ -421,7 +422,7 @@ class Ledger:
                 key,
             )
             if held is not None and not _same(held, owner):
-                if _owner(held).is_alive():
+                if owner_of(held).is_alive():
                     return Claim("busy", held)
                 self._set_owner(db, held.id, None)  # stale: its process is gone
             latest = self._one(
@@ -518,7 +519,8 @@ class Ledger:
         return rows[0] if rows else None
 
 
-def _owner(row: Submission) -> Owner:
+def owner_of(row: Submission) -> Owner:
+    """The process a row names as working on it."""
     return Owner(row.owner_pid, row.owner_started, row.owner_host or "")
 
 

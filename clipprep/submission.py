@@ -39,7 +39,7 @@ from .errors import (
     UsageError,
 )
 from .files import sha256_file
-from .ledger import Claim, Ledger, Owner, Submission
+from .ledger import Claim, Ledger, Owner, Submission, owner_of
 from .profiles import Profile, get_profile
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
 from .providers.http import DEFAULT_REQUEST_DEADLINE_S, ApiClient, RetryPolicy
@@ -282,7 +282,7 @@ def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submiss
             return None
         if row.owner_pid != pid or row.owner_host != held.owner_host:
             return row
-        if not Owner(pid, row.owner_started, row.owner_host or "").is_alive():
+        if not owner_of(row).is_alive():
             return row
 
 
