@@ -161,16 +161,6 @@ class _ThreadState(threading.local):
 _state = _ThreadState()
 
 
-class _ThisThreadsAnalyzer:
-    """Stands for the calling thread's analyzer (``_state.analyzer``)."""
-
-    def __getattr__(self, name: str):
-        return getattr(_state.analyzer, name)
-
-
-_worker_analyzer = _ThisThreadsAnalyzer()
-
-
 def _init_worker(settings: Settings) -> None:
     """Load the models once per worker process (once per thread on a Dask worker)."""
     from .pipeline import Analyzer
@@ -197,7 +187,7 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
         checked_size(Path(path))  # before reading: a FIFO would block the hash forever
     except InputError:
         # The analyzer's report says why (missing, empty, a FIFO...) without opening the file.
-        return _worker_analyzer.check(path).to_dict(include_frames=True), False
+        return _state.analyzer.check(path).to_dict(include_frames=True), False
     try:
         key = settings.cache_key(sha256_file(path))
     except OSError as exc:
@@ -223,7 +213,7 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
 
 
 def _analyse(path: str, settings: Settings) -> dict:
-    report = _worker_analyzer.check(path)
+    report = _state.analyzer.check(path)
     data = report_entry(report)
     if settings.prepare_dir and "thumbnails" in data and report.verdict in ("fixable", "ready"):
         data["prepared"] = _prepare_into(path, settings.prepare_dir)
@@ -262,7 +252,7 @@ def _prepare_into(path: str, folder: str) -> dict:
 
     target = prepared_target(path, folder)
     try:
-        result = prepare(path, target, force=True, analyzer=_worker_analyzer)
+        result = prepare(path, target, force=True, analyzer=_state.analyzer)
     except ClipprepError as exc:
         return {"output": None, "verdict": ERROR, "error": exc.to_dict()}
     return {"output": result.output, "verdict": result.verdict}
@@ -764,7 +754,7 @@ class _DaskBatch:
         elif now - self.workerless_since > self.worker_wait_s:
             raise ClusterError(
                 f"the Dask cluster has had no workers for {self.worker_wait_s:g} s; "
-                f"{_count(len(self.pending))} not checked; rerun resumes from the cache",
+                f"{clip_count(len(self.pending))} not checked; rerun resumes from the cache",
                 code="no_workers",
                 hint="start workers: dask worker tcp://HOST:PORT, then run the same command",
             )
@@ -782,7 +772,7 @@ class _DaskBatch:
 
     def _lost(self, remaining: int) -> ClusterError:
         return ClusterError(
-            f"lost the Dask scheduler; {_count(remaining)} not checked; "
+            f"lost the Dask scheduler; {clip_count(remaining)} not checked; "
             "rerun resumes from the cache",
             code="scheduler_lost",
             hint="restart the scheduler and workers, then run the same command "
@@ -804,7 +794,7 @@ def _named(data: dict, name: str) -> dict:
     return data
 
 
-def _count(clips: int) -> str:
+def clip_count(clips: int) -> str:
     return f"{clips} clip" if clips == 1 else f"{clips} clips"
 
 

@@ -234,6 +234,7 @@ def check(
     """
 
     def action() -> int:
+        from .batch import report_entry
         from .pipeline import Analyzer
         from .report import render
 
@@ -264,8 +265,6 @@ def check(
                 else:
                     render(report, console, level=level)
                 if html_page:
-                    from .batch import report_entry
-
                     entries.append(report_entry(report))
                 worst = max(worst, VERDICT_EXIT[report.verdict])
         if html_page:
@@ -664,7 +663,7 @@ def _connect_cluster(address: str, workers, worker_wait: float, debug: bool):
 
     _refuse_local_workers(workers)
     connection = connect_scheduler(
-        address, worker_wait_s=worker_wait, notify=lambda text: click.echo(text, err=True)
+        address, worker_wait_s=worker_wait, notify=lambda text: echo(text, err=True)
     )
     if not debug:  # Dask's failures become clipprep's one-line errors; its tracebacks are noise
         for name in list(logging.root.manager.loggerDict):  # Dask's config sets some levels
@@ -742,7 +741,7 @@ def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path,
     end (also after Ctrl-C, with what finished)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from .batch import check_many
+    from .batch import check_many, clip_count
     from .console import plain_text_column
 
     out.mkdir(parents=True, exist_ok=True)
@@ -791,16 +790,13 @@ def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path,
     if failed:  # after the summaries of what finished
         raise failed
     if interrupted:
-        echo(f"interrupted: {len(results)} of {_clips(len(clips))} done; rerun to resume", err=True)
+        done = f"{len(results)} of {clip_count(len(clips))}"
+        echo(f"interrupted: {done} done; rerun to resume", err=True)
         raise KeyboardInterrupt
     found = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-    echo(f"{_clips(len(results))}: {found}")
+    echo(f"{clip_count(len(results))}: {found}")
     echo(f"results in {out}/ (results.jsonl, summary.csv, report.html)")
     return results
-
-
-def _clips(count: int) -> str:
-    return f"{count} clip" if count == 1 else f"{count} clips"
 
 
 def _write_summaries(results, out: Path) -> None:
