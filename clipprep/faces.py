@@ -58,6 +58,7 @@ import numpy as np
 from .boxes import Box, iou
 from .errors import ModelError
 from .models import model_path
+from .pose import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
 MIN_CONFIDENCE = 0.5
 # Boxes overlapping more than this (intersection over union) are the same face.
@@ -113,8 +114,6 @@ _MESH_KEEP_ROLL = 3.0  # degrees
 _MESH_REUSE_SHIFT = 0.2
 _MESH_REUSE_ROLL = 12.0
 _MESH_REUSE_SIDE = 1.6
-# MediaPipe face-mesh indices of the outer eye corners (the crop's roll, as in its graph).
-_MESH_EYE_CORNERS = (33, 263)
 # Between two detections this many samples apart, a face whose box moved less than this (IoU)
 # is interpolated; more, or a face coming or going, and the samples between are detected too.
 _STEADY_IOU = 0.5
@@ -387,10 +386,9 @@ class FaceFinder:
         were not requested)."""
         if self._mesh is None:
             return None
-        roi = self._roi if self._roi is not None and self._roi.fits(face, rgb) else None
-        fresh = roi is None
-        if fresh:
-            roi = _Roi.around(face, rgb)
+        own = _Roi.around(face, rgb)
+        fresh = self._roi is None or not self._roi.fits(own)
+        roi = own if fresh else self._roi
         reading = self._run_mesh(rgb, roi)
         found = _Roi.of_points(reading.points, reading.matrix, face, rgb)
         if fresh:  # once more on the mesh's own crop: the detector's box no longer counts
@@ -616,15 +614,15 @@ class _Roi(NamedTuple):
         inverse = cv2.invertAffineTransform(matrix)
         xy = (points[:, :2] * _LANDMARK_INPUT) @ inverse[:, :2].T + inverse[:, 2]
         (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-        right, left = xy[_MESH_EYE_CORNERS[0]], xy[_MESH_EYE_CORNERS[1]]
+        right, left = xy[RIGHT_EYE_OUTER], xy[LEFT_EYE_OUTER]  # its roll, as in MediaPipe's graph
         roll = float(np.degrees(np.arctan2(left[1] - right[1], left[0] - right[0])))
         side = max(x1 - x0, y1 - y0) * _MESH_ROI_GROWTH
         face_h = face.h * rgb.shape[0]
         return cls(float(x0 + x1) / 2, float(y0 + y1) / 2, float(side), roll, face_h)
 
-    def fits(self, face: Face, rgb: np.ndarray) -> bool:
-        """Whether this crop (made on an earlier sample) still frames the detected ``face``."""
-        own = _Roi.around(face, rgb)
+    def fits(self, own: _Roi) -> bool:
+        """Whether this crop (made on an earlier sample) still frames a detected face, whose own
+        detector-derived crop is ``own``."""
         scale = own.face_h / max(self.face_h, 1e-6)
         side = self.side / max(own.side, 1e-6)
         return (

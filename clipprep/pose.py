@@ -42,7 +42,6 @@ import numpy as np
 # MediaPipe face-mesh indices (the subject's right eye is on the image's left for a frontal face).
 RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133
 LEFT_EYE_INNER, LEFT_EYE_OUTER = 362, 263
-MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 # Eye-aspect-ratio points: (corner, corner, (upper, lower) lid pairs).
 _RIGHT_EYE = (RIGHT_EYE_OUTER, RIGHT_EYE_INNER, ((160, 144), (158, 153)))
 _LEFT_EYE = (LEFT_EYE_INNER, LEFT_EYE_OUTER, ((385, 380), (387, 373)))

@@ -50,7 +50,9 @@ KNEE = 0.75  # fraction of SDR white (linear) where highlights start to roll off
 _KR_KB_BT2020 = (0.2627, 0.0593)
 _KR_KB_BT709 = (0.2126, 0.0722)
 
-BT2020_LUMA = np.array([0.2627, 1 - 0.2627 - 0.0593, 0.0593])  # R, G, B weights of Y
+BT2020_LUMA = np.array(  # R, G, B weights of Y
+    [_KR_KB_BT2020[0], 1 - sum(_KR_KB_BT2020), _KR_KB_BT2020[1]]
+)
 
 # Linear RGB in BT.2020 primaries -> linear RGB in BT.709 primaries (BT.2087), and back.
 BT2020_TO_BT709 = np.array(
@@ -143,7 +145,7 @@ def colour_of(frame) -> Colour:
 
 def hdr_of(frame) -> str | None:
     """``"hlg"``/``"pq"`` when a decoded frame is HDR, else None."""
-    return HDR_TRANSFERS.get(TRANSFERS.get(int(frame.color_trc or 0)))
+    return colour_of(frame).hdr
 
 
 def describe(hdr: str) -> str:

@@ -297,9 +297,9 @@ def best_window(
     n = len(times)
     if n == 0:
         return None
-    starts_at, ends_at = _sample_spans(times, cuts, clip_duration)
-    cuts = cuts_between(times, cuts)
     period = float(np.median(np.diff(times))) if n > 1 else clip_duration
+    starts_at, ends_at = _sample_spans(times, cuts, clip_duration, period)
+    cuts = cuts_between(times, cuts)
     bad = scores < quality.bad_frame_score
     score_sums = np.concatenate(([0.0], np.cumsum(scores)))
     bad_sums = np.concatenate(([0], np.cumsum(bad)))
@@ -351,17 +351,16 @@ def best_window(
 
 
 def _sample_spans(
-    times: np.ndarray, cuts: Sequence[Cut], clip_duration: float
+    times: np.ndarray, cuts: Sequence[Cut], clip_duration: float, period: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where the footage each sample stands for starts and ends (s).
 
-    Sample k stands for [t_k, t_(k+1)) (the last one for a sampling period, within the clip),
+    Sample k stands for [t_k, t_(k+1)) (the last one for ``period``, within the clip),
     cut to the shot it belongs to: a cut in (t_k, t_(k+1)] ends it at the cut's ``end_s`` (the
     next shot's frames are not this sample's), and a cut in (t_(k-1), t_k] starts it at the
     cut's ``start_s`` (the frames between the cut and t_k are this shot's).
     """
     n = len(times)
-    period = float(np.median(np.diff(times))) if n > 1 else clip_duration
     starts_at = times.astype(float).copy()
     ends_at = np.minimum(np.append(times[1:], times[-1] + period), clip_duration)
     for cut in cuts:
