@@ -22,10 +22,8 @@ from .cuts import Cut
 from .metrics import FrameMetrics
 from .probe import Probe
 from .profiles import Profile
-from .windows import ERROR, FACE, WARNING, Window, lighting_of
-
-READY, FIXABLE, REJECTED, UNREADABLE = "ready", "fixable", "rejected", "unreadable"
-INFO = "info"
+from .vocab import Severity, SubjectMode, TargetKind, Verdict
+from .windows import Window, lighting_of
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,12 @@ class Problem:
 
 def verdict_of(problems: Sequence[Problem]) -> str:
     """``ready`` / ``fixable`` / ``rejected`` from the problems found."""
-    errors = [p for p in problems if p.severity == ERROR]
+    errors = [p for p in problems if p.severity == Severity.ERROR]
     if any(p.code == "unreadable" for p in errors):
-        return UNREADABLE
+        return Verdict.UNREADABLE
     if not errors:
-        return READY
-    return FIXABLE if all(p.fixable for p in errors) else REJECTED
+        return Verdict.READY
+    return Verdict.FIXABLE if all(p.fixable for p in errors) else Verdict.REJECTED
 
 
 def name_problems(name: str | None, profile: Profile) -> list[Problem]:
@@ -71,7 +69,7 @@ def name_problems(name: str | None, profile: Profile) -> list[Problem]:
     return [
         Problem(
             "invalid_name",
-            ERROR,
+            Severity.ERROR,
             f"the name must be {low}–{high} printable characters ({why})",
             f"choose a name of {low}–{high} characters",
             fixable=False,
@@ -86,7 +84,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         return [
             Problem(
                 "no_video",
-                ERROR,
+                Severity.ERROR,
                 "the file has no video stream",
                 "use a video file",
                 fixable=False,
@@ -98,7 +96,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "not_mp4",
-                ERROR,
+                Severity.ERROR,
                 f"the container is {probe.container.upper()}, the service wants "
                 f"{'/'.join(c.upper() for c in profile.containers)}",
                 "`clipprep prepare` rewrites it as MP4",
@@ -109,7 +107,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "unsupported_codec",
-                WARNING,
+                Severity.WARNING,
                 f"the video is {video.codec} {video.pix_fmt} ({video.bit_depth}-bit); "
                 "8-bit H.264 is what every service accepts",
                 "`clipprep prepare` transcodes it to 8-bit H.264",
@@ -125,7 +123,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "variable_frame_rate",
-                WARNING,
+                Severity.WARNING,
                 "the frame rate is variable",
                 "`clipprep prepare` writes a constant frame rate",
                 fixable=True,
@@ -135,7 +133,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "interlaced",
-                WARNING,
+                Severity.WARNING,
                 "the video is interlaced",
                 "export it progressive (deinterlaced)",
                 fixable=False,
@@ -145,7 +143,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "no_audio",
-                WARNING,
+                Severity.WARNING,
                 "the clip has no audio; the character's voice will not be learned",
                 "record with sound if the character should speak",
                 fixable=False,
@@ -166,7 +164,7 @@ def _frame_rate_problems(probe: Probe, profile: Profile) -> list[Problem]:
     return [
         Problem(
             "low_frame_rate",
-            ERROR,
+            Severity.ERROR,
             f"the clip has {rate:.3g} frames per second (at least {profile.min_fps:g} needed); "
             "it would be judged on a frame or two",
             "export the original recording at its real frame rate (24–60 fps)",
@@ -189,7 +187,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
         add(
             Problem(
                 "low_resolution",
-                ERROR,
+                Severity.ERROR,
                 f"{width}×{height} is below {profile.min_short_side}p (short side {short_side} px)",
                 f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
                 fixable=False,
@@ -199,7 +197,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
         add(
             Problem(
                 "oversized",
-                INFO,
+                Severity.INFO,
                 f"{width}×{height} is above {profile.max_short_side}p; the service scales it down",
                 "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
                 fixable=True,
@@ -209,7 +207,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
         add(
             Problem(
                 "aspect_ratio",
-                ERROR,
+                Severity.ERROR,
                 f"the aspect ratio {aspect:.2f}:1 is wider than {profile.max_aspect}:1",
                 "`clipprep prepare` crops around the face",
                 fixable=True,
@@ -222,7 +220,7 @@ def _hdr_note(video) -> Problem:
     """Say that the clip is HDR and how it was judged: tone-mapped, as an SDR screen shows it."""
     return Problem(
         "hdr",
-        INFO,
+        Severity.INFO,
         f"the clip is HDR: {tonemap.describe(video.hdr)}, "
         f"{video.color_primaries or 'primaries untagged'}, {video.bit_depth}-bit; "
         "it was judged tone-mapped to SDR BT.709",
@@ -241,7 +239,7 @@ def _duration_problems(
         return [
             Problem(
                 "too_short",
-                ERROR,
+                Severity.ERROR,
                 f"the clip lasts {duration:.2f} s; the service needs at least {low:g} s",
                 f"record {low:g}–{high:g} s of the character",
                 fixable=False,
@@ -253,7 +251,7 @@ def _duration_problems(
     return [
         Problem(
             "too_long",
-            ERROR,
+            Severity.ERROR,
             f"the clip lasts {duration:.2f} s; the service keeps only its first {high:g} s",
             f"{keep}: `clipprep prepare` cuts it there",
             fixable=window is not None,
@@ -391,12 +389,12 @@ def _span_severities(flags: Sequence[dict[str, str]], profile: Profile) -> dict[
     count = max(1, len(flags))
     result: dict[str, str] = {}
     for code in FRAME_PROBLEMS:
-        errors = sum(1 for f in flags if f.get(code) == ERROR) / count
+        errors = sum(1 for f in flags if f.get(code) == Severity.ERROR) / count
         any_flag = sum(1 for f in flags if code in f) / count
         if errors >= q.span_error_fraction:
-            result[code] = ERROR
+            result[code] = Severity.ERROR
         elif any_flag >= q.span_warn_fraction:
-            result[code] = WARNING
+            result[code] = Severity.WARNING
     return result
 
 
@@ -405,7 +403,7 @@ def frame_problems(
     flags: Sequence[dict[str, str]],
     window: Window | None,
     profile: Profile,
-    target: str = FACE,
+    target: str = TargetKind.FACE,
 ) -> list[Problem]:
     """Problems in the pictures: judged on the clip as uploaded and on the best window.
 
@@ -451,7 +449,7 @@ def cut_problems(cuts: Sequence[Cut], window: Window | None, profile: Profile) -
     return [
         Problem(
             "scene_cut",
-            ERROR,
+            Severity.ERROR,
             f"the clip cuts to another shot at {where}",
             fix,
             fixable=window is not None,
@@ -462,7 +460,7 @@ def cut_problems(cuts: Sequence[Cut], window: Window | None, profile: Profile) -
 def target_notes(subject_mode: str, target: str, face_share: float, profile: Profile):
     """The ``no_face`` note: ``auto`` found too little face and judged the main subject, so a
     user who expected a face learns why the report speaks of "the subject"."""
-    if subject_mode != "auto" or target == FACE:
+    if subject_mode != SubjectMode.AUTO or target == TargetKind.FACE:
         return []
     if face_share <= 0:
         found = "no face was found in the clip"
@@ -472,7 +470,7 @@ def target_notes(subject_mode: str, target: str, face_share: float, profile: Pro
     return [
         Problem(
             "no_face",
-            INFO,
+            Severity.INFO,
             f"{found}, so the clip was judged by its main subject, whatever it is",
             "if the character is a person, film the face clearly and facing the camera; "
             "`--subject face` judges by the face only",
@@ -496,7 +494,7 @@ def likeness_problems(
     return [
         Problem(
             "human_likeness",
-            WARNING,
+            Severity.WARNING,
             f"a photoreal human face is visible (detector confidence {_median(scores):.2f}); "
             f"{profile.name} refuses real human likeness unless the account has access",
             "use a non-human character, or a provider that accepts people",

@@ -34,11 +34,10 @@ import numpy as np
 from .cuts import Cut, cuts_between
 from .metrics import FrameMetrics
 from .profiles import Quality
+from .vocab import Severity, TargetKind
 
-ERROR = "error"
-WARNING = "warning"
-# What a clip's character is judged by (see Profile.subject_mode).
-FACE, SUBJECT = "face", "subject"
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
+FACE, SUBJECT = TargetKind.FACE, TargetKind.SUBJECT
 
 
 @dataclass(frozen=True)
