@@ -31,6 +31,7 @@ from .probe import Probe, checked_size, limit_error, probe
 from .profiles import SUBJECT_MODES, Profile, get_profile
 from .report import Report, summarize
 from .subjects import Subject, SubjectFinder
+from .targets import frame_flags, frame_score
 from .verdict import (
     Problem,
     cut_problems,
@@ -42,7 +43,7 @@ from .verdict import (
     verdict_of,
 )
 from .vocab import Severity, SubjectMode, TargetKind, Verdict
-from .windows import best_window, frame_flags, frame_score
+from .windows import best_window
 
 # Head pose is smoothed over this many seconds of samples (a running median): landmark fits
 # jitter by a few degrees per frame. In seconds, not samples, so every sampling rate smooths

@@ -12,18 +12,18 @@ Verdicts: ``ready`` (no errors), ``fixable`` (every error can be fixed by ``clip
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from . import tonemap
 from .cuts import Cut
 from .metrics import FrameMetrics
 from .probe import Probe
 from .profiles import Profile
+from .targets import Target, target_of
+from .targets.base import Describe, median
 from .vocab import Severity, SubjectMode, TargetKind, Verdict
-from .windows import Window, lighting_of
+from .windows import Window
 
 
 @dataclass(frozen=True)
@@ -263,132 +263,14 @@ def _span(window: Window) -> str:
     return f"{window.start_s:.2f}–{window.end_s:.2f} s"
 
 
-# Per frame-problem: how to describe the span (a statistic over its frames and the target,
-# "face" or "subject") and how to fix it ("{noun}" is the target's name in the hint).
-_Describe = Callable[[list[FrameMetrics], str], str]
-
-
-def _median(values) -> float:
-    kept = [v for v in values if v is not None]
-    return float(np.median(kept)) if kept else float("nan")
-
-
-def _lit(ms: list[FrameMetrics], target: str, field: str) -> float:
-    """Median of one lighting value over frames, on the target's box."""
-    return _median(getattr(lighting_of(m, target), field, None) for m in ms)
-
-
-def _no_subject_text(ms: list[FrameMetrics]) -> str:
-    """Why no subject: nothing stands out, or only a plain shape without any detail does.
-
-    (A region found at all differs from the background by at least subjects._MIN_DISTANCE,
-    above the contrast threshold: a frame flagged with a region had a plain one.)"""
-    plain = [m for m in ms if m.subject_detail is not None]
-    if len(plain) * 2 < len(ms):
-        return "nothing stands out from the background"
-    return (
-        "only a plain shape without texture or detail stands out (detail "
-        f"{_median(m.subject_detail for m in plain):.2f}): no face and nothing that looks "
-        "like a character"
-    )
-
-
-FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
-    "no_face": (
-        lambda ms, t: "no face is visible",
-        "film the character's face, clearly visible",
-    ),
-    "no_subject": (
-        lambda ms, t: _no_subject_text(ms),
-        "film a character (a face, a mascot, an animal) in front of a plain background it "
-        "stands out from",
-    ),
-    "multiple_faces": (
-        lambda ms, t: "more than one face is visible",
-        "film one character alone in the frame",
-    ),
-    "face_too_small": (
-        lambda ms, t: (
-            f"the face is small (median {_median(m.face_h for m in ms):.0%} of the height)"
-        ),
-        "move closer: the face should fill at least 15% of the frame height",
-    ),
-    "subject_too_small": (
-        lambda ms, t: (
-            f"the subject is small (median size {_median(m.subject_size for m in ms):.0%} of "
-            "the frame)"
-        ),
-        "move closer: the character should fill a good part of the frame",
-    ),
-    "face_cut_off": (
-        lambda ms, t: "the face is cut off by the frame edge",
-        "keep the whole head inside the frame",
-    ),
-    "subject_cut_off": (
-        lambda ms, t: "the subject is cut off by the frame edge",
-        "keep the whole character inside the frame",
-    ),
-    "cluttered": (
-        lambda ms, t: (
-            "no single subject holds the frame (clutter "
-            f"{_median(m.subject_clutter for m in ms):.2f}, box overlap between samples "
-            f"{_median(m.subject_stability for m in ms):.2f})"
-        ),
-        "film one character alone, against a plain background",
-    ),
-    "not_frontal": (
-        lambda ms, t: (
-            "the face is turned away "
-            f"(median yaw {_median(abs(m.yaw) for m in ms if m.yaw is not None):.0f}°, "
-            f"pitch {_median(abs(m.pitch) for m in ms if m.pitch is not None):.0f}°)"
-        ),
-        "have the character look toward the camera",
-    ),
-    "too_dark": (
-        lambda ms, t: f"the {t} is dark (median luma {_lit(ms, t, 'luma'):.0f}/255)",
-        "add light on the {noun}",
-    ),
-    "overexposed": (
-        lambda ms, t: f"the {t} is overexposed (median luma {_lit(ms, t, 'luma'):.0f}/255)",
-        "lower the exposure or the light on the {noun}",
-    ),
-    "uneven_lighting": (
-        lambda ms, t: (
-            f"one side of the {t} is much darker (imbalance {_lit(ms, t, 'lr_imbalance'):.2f})"
-        ),
-        "light the {noun} evenly from the front",
-    ),
-    "backlit": (
-        lambda ms, t: (
-            f"the {t} is darker than the background (ratio {_lit(ms, t, 'backlight_ratio'):.2f})"
-        ),
-        "turn the character toward the light or add a front light",
-    ),
-    "blurry": (
-        lambda ms, t: f"the {t} is not sharp (sharpness {_lit(ms, t, 'sharpness'):.0f})",
-        "focus on the {noun} and avoid motion blur",
-    ),
-    "face_occluded": (
-        lambda ms, t: (
-            "the face is covered (a hand, a microphone, an object over it) or unlike a human "
-            f"face to the face mesh (presence {_median(m.face_presence for m in ms):.1f}, "
-            f"mouth and eyes match {_median(m.face_region_match for m in ms):.2f})"
-        ),
-        "keep hands, microphones and objects away from the face",
-    ),
-    "eyes_closed": (
-        lambda ms, t: "the eyes are closed in part of the clip",
-        "keep the eyes open and visible",
-    ),
-}
-
-
-def _span_severities(flags: Sequence[dict[str, str]], profile: Profile) -> dict[str, str]:
+def _span_severities(
+    flags: Sequence[dict[str, str]], codes: Iterable[str], profile: Profile
+) -> dict[str, str]:
     """code -> severity for a span of frames, from the share of frames flagged."""
     q = profile.quality
     count = max(1, len(flags))
     result: dict[str, str] = {}
-    for code in FRAME_PROBLEMS:
+    for code in codes:
         errors = sum(1 for f in flags if f.get(code) == Severity.ERROR) / count
         any_flag = sum(1 for f in flags if code in f) / count
         if errors >= q.span_error_fraction:
@@ -407,28 +289,30 @@ def frame_problems(
 ) -> list[Problem]:
     """Problems in the pictures: judged on the clip as uploaded and on the best window.
 
-    ``target`` (``face`` or ``subject``) is what the frames were judged by."""
+    ``target`` (``face`` or ``subject``) is what the frames were judged by: its problems are
+    the ones looked for, described its way."""
     if not metrics:
         return []
+    judged = target_of(target)
     as_is = [i for i, m in enumerate(metrics) if m.time_s < profile.max_duration_s]
     span = range(window.first_sample, window.last_sample + 1) if window else as_is
-    in_upload = _span_severities([flags[i] for i in as_is], profile)
-    in_window = _span_severities([flags[i] for i in span], profile)
+    in_upload = _span_severities([flags[i] for i in as_is], judged.problems, profile)
+    in_window = _span_severities([flags[i] for i in span], judged.problems, profile)
     found = []
-    for code, (describe, hint) in FRAME_PROBLEMS.items():
-        hint = hint.format(noun=target)
+    for code, (describe, hint) in judged.problems.items():
+        hint = hint.format(noun=judged.name)
         if code in in_window:
-            message = _described(describe, target, code, metrics, flags, span)
+            message = _described(describe, judged, code, metrics, flags, span)
             found.append(Problem(code, in_window[code], message, hint, False))
         elif code in in_upload and window is not None:
-            share = _described(describe, target, code, metrics, flags, as_is)
+            share = _described(describe, judged, code, metrics, flags, as_is)
             message = f"{share} in the first {profile.max_duration_s:g} s"
             fix = f"keep {_span(window)}: `clipprep prepare` cuts it there"
             found.append(Problem(code, in_upload[code], message, fix, True))
     return found
 
 
-def _described(describe: _Describe, target: str, code: str, metrics, flags, indices) -> str:
+def _described(describe: Describe, target: Target, code: str, metrics, flags, indices) -> str:
     """The problem described from the frames that show it, with how many of them do."""
     shown = [i for i in indices if code in flags[i]]
     share = len(shown) / max(1, len(indices))
@@ -489,13 +373,13 @@ def likeness_problems(
     scores = [m.face_score for m in span if m.face_score is not None]
     # The detector is trained on photographs of people: a confident, steady detection in most
     # frames is a real (or photoreal) human face far more often than a drawn or costumed one.
-    if len(scores) < 0.5 * len(span) or _median(scores) < 0.7:
+    if len(scores) < 0.5 * len(span) or median(scores) < 0.7:
         return []
     return [
         Problem(
             "human_likeness",
             Severity.WARNING,
-            f"a photoreal human face is visible (detector confidence {_median(scores):.2f}); "
+            f"a photoreal human face is visible (detector confidence {median(scores):.2f}); "
             f"{profile.name} refuses real human likeness unless the account has access",
             "use a non-human character, or a provider that accepts people",
             fixable=False,
