@@ -29,17 +29,11 @@ def frame_score(m: FrameMetrics, q: Quality, target: str = TargetKind.FACE) -> f
     return TARGETS[target].score(m, q)
 
 
-def lighting_of(m: FrameMetrics, target: str = TargetKind.FACE) -> Lighting | None:
-    """The lighting measured on ``target``'s box (None where there is no box)."""
-    return TARGETS[target].lighting(m)
-
-
 __all__ = [
     "TARGETS",
     "Lighting",
     "Target",
     "frame_flags",
     "frame_score",
-    "lighting_of",
     "target_of",
 ]
