@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Region:
+    """What a detector found in a frame, by its box: fractions of the frame (0..1, it may
+    overhang the edges). Faces and subjects are regions with their own measurements."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def box(self) -> Box:
+        """(x, y, w, h)."""
+        return self.x, self.y, self.w, self.h
+
+    @property
+    def area(self) -> float:
+        """Box area as a fraction of the frame."""
+        return self.w * self.h
+
+    @property
+    def size(self) -> float:
+        """Geometric mean of the box's width and height fractions (0..1)."""
+        return math.sqrt(self.w * self.h)
 
 
 def iou(a: Box, b: Box) -> float:

@@ -55,7 +55,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .boxes import Box, iou
+from .boxes import Region, iou
 from .errors import ModelError
 from .models import model_path
 from .pose import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
@@ -120,26 +120,12 @@ _STEADY_IOU = 0.5
 
 
 @dataclass(frozen=True)
-class Face:
-    """A detected face. Coordinates are fractions of the frame (0..1, may overhang the edges)."""
+class Face(Region):
+    """A detected face: its box (a Region), the detector's confidence and keypoints."""
 
-    x: float
-    y: float
-    w: float
-    h: float
     score: float
     # right eye, left eye, nose tip, mouth, right ear, left ear (the subject's right/left)
     keypoints: tuple[tuple[float, float], ...]
-
-    @property
-    def area(self) -> float:
-        """Box area as a fraction of the frame."""
-        return self.w * self.h
-
-    @property
-    def box(self) -> Box:
-        """(x, y, w, h)."""
-        return self.x, self.y, self.w, self.h
 
 
 @dataclass(frozen=True)

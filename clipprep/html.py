@@ -25,16 +25,27 @@ from urllib.parse import quote
 
 from .errors import UsageError
 from .profiles import Quality, get_profile
+from .vocab import Severity, TargetKind, Verdict
 
-_ORDER = {"error": 0, "unreadable": 1, "rejected": 2, "fixable": 3, "ready": 4}
-_COLOURS = {
-    "ready": "#1a7f37",
-    "fixable": "#9a6700",
-    "rejected": "#cf222e",
-    "unreadable": "#8250df",
-    "error": "#57606a",
+_ORDER = {
+    Verdict.ERROR: 0,
+    Verdict.UNREADABLE: 1,
+    Verdict.REJECTED: 2,
+    Verdict.FIXABLE: 3,
+    Verdict.READY: 4,
 }
-_SEVERITY_COLOURS = {"error": "#cf222e", "warning": "#9a6700", "info": "#0969da"}
+_COLOURS = {
+    Verdict.READY: "#1a7f37",
+    Verdict.FIXABLE: "#9a6700",
+    Verdict.REJECTED: "#cf222e",
+    Verdict.UNREADABLE: "#8250df",
+    Verdict.ERROR: "#57606a",
+}
+_SEVERITY_COLOURS = {
+    Severity.ERROR: "#cf222e",
+    Severity.WARNING: "#9a6700",
+    Severity.INFO: "#0969da",
+}
 # Lane drawing space: the SVG is stretched to the page width (x) and a fixed CSS height (y).
 _LANE_W, _LANE_H, _PAD = 1000, 40, 4
 _WARN_ZONE, _BAD_ZONE = "#fff1c2", "#ffd8d3"
@@ -279,7 +290,7 @@ def _clip(entry: dict, index: int, folder: Path | None, quality: Quality | None)
         f"data-name='{escape(name)}' data-score='{window.get('score', -1)}'>"
         f"<h2 title='{escape(path)}'>{_badge(verdict)} {escape(name)}</h2>"
     )
-    if verdict == "error":
+    if verdict == Verdict.ERROR:
         error = entry.get("error") or {}
         hint = error.get("hint")
         body = (
@@ -470,7 +481,7 @@ def _lanes(target: str, q: Quality, frames: list[dict]) -> list[_Lane]:
         1.0,
         error_below=q.bad_frame_score,
     )
-    if target == "subject":
+    if target == TargetKind.SUBJECT:
         size = _Lane(
             "subject size",
             f"min {q.subject_size_min:.0%} · good {q.subject_size_good:.0%}",
@@ -554,7 +565,7 @@ def _timeline(entry: dict, q: Quality) -> str:
     )
     if not frames or not duration:
         return ""
-    target = (entry.get("analysis") or {}).get("target") or "face"
+    target = (entry.get("analysis") or {}).get("target") or TargetKind.FACE
     lanes = _lanes(target, q, frames)
     window = entry.get("best_window")
     poor = _is_poor(entry)
@@ -740,7 +751,9 @@ def _legend(entry: dict, target: str, has_cuts: bool) -> str:
     ]
     if has_cuts:
         items.insert(0, ("sw-cut", "scene cut"))
-    if target == "face" and any(f.get("competing_faces") for f in entry.get("frames") or []):
+    if target == TargetKind.FACE and any(
+        f.get("competing_faces") for f in entry.get("frames") or []
+    ):
         items.append(("sw-flag", "another face"))
     return (
         "<ul class='legend' aria-label='legend'>"

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .boxes import Region
 from .faces import Face, FaceLandmarks
 from .frames import Frame
 from .pose import eye_openness, pose_from_keypoints, pose_from_landmarks
@@ -336,7 +337,7 @@ def _frame_lighting(gray: np.ndarray) -> dict:
     }
 
 
-def face_pixel_box(face: Face | Subject, width: int, height: int) -> tuple[int, int, int, int]:
+def face_pixel_box(face: Region, width: int, height: int) -> tuple[int, int, int, int]:
     """A face's (or subject's) box in pixels, clipped to the frame: (x0, y0, x1, y1), never
     empty."""
     x0 = min(width - 1, max(0, int(face.x * width)))
@@ -346,7 +347,7 @@ def face_pixel_box(face: Face | Subject, width: int, height: int) -> tuple[int, 
     return x0, y0, x1, y1
 
 
-def _box_lighting(gray: np.ndarray, box: Face | Subject) -> dict:
+def _box_lighting(gray: np.ndarray, box: Region) -> dict:
     """Lighting and sharpness inside a box: luma, clipped_fraction, lr_imbalance,
     backlight_ratio, sharpness."""
     import cv2

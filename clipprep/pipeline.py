@@ -31,8 +31,8 @@ from .probe import Probe, checked_size, limit_error, probe
 from .profiles import SUBJECT_MODES, Profile, get_profile
 from .report import Report, summarize
 from .subjects import Subject, SubjectFinder
+from .targets import frame_flags, frame_score
 from .verdict import (
-    UNREADABLE,
     Problem,
     cut_problems,
     frame_problems,
@@ -42,7 +42,8 @@ from .verdict import (
     target_notes,
     verdict_of,
 )
-from .windows import ERROR, FACE, SUBJECT, best_window, frame_flags, frame_score
+from .vocab import Severity, SubjectMode, TargetKind, Verdict
+from .windows import best_window
 
 # Head pose is smoothed over this many seconds of samples (a running median): landmark fits
 # jitter by a few degrees per frame. In seconds, not samples, so every sampling rate smooths
@@ -257,11 +258,12 @@ class Analyzer:
 
     def _target(self, face_share: float) -> str:
         """What this clip's frames are judged by: its face or its main subject."""
-        if self.subject_mode == "face":
-            return FACE
-        if self.subject_mode == "any":
-            return SUBJECT
-        return FACE if face_share >= self.profile.quality.auto_face_share else SUBJECT
+        if self.subject_mode == SubjectMode.FACE:
+            return TargetKind.FACE
+        if self.subject_mode == SubjectMode.ANY:
+            return TargetKind.SUBJECT
+        auto_face = face_share >= self.profile.quality.auto_face_share
+        return TargetKind.FACE if auto_face else TargetKind.SUBJECT
 
     def _face_finder(self) -> FaceFinder:
         if self._finder is None:
@@ -363,8 +365,8 @@ class _Subjects:
     """The main subject of each sample, when the subject mode asks for it."""
 
     def __init__(self, mode: str, thorough: bool):
-        self._finder = SubjectFinder() if mode != "face" else None
-        self._every = 1 if mode == "any" or thorough else _SUBJECT_EVERY_WITH_FACE
+        self._finder = SubjectFinder() if mode != SubjectMode.FACE else None
+        self._every = 1 if mode == SubjectMode.ANY or thorough else _SUBJECT_EVERY_WITH_FACE
         self._since = self._every
         self._last: Subject | None = None
 
@@ -446,7 +448,7 @@ def _filled_presence(metrics: list[FrameMetrics]) -> list[FrameMetrics]:
     return filled
 
 
-_SEVERITY_ORDER = {ERROR: 0, "warning": 1, "info": 2}
+_SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(Severity.ORDER)}
 
 
 def _ordered(problems: list[Problem]) -> list[Problem]:
@@ -460,6 +462,8 @@ _REJECTING_CODES = ("no_video", "limit_exceeded", "time_limit")
 
 def _unreadable(path: str, exc: InputError, profile: Profile, name: str | None) -> Report:
     code = exc.code if exc.code in _REJECTING_CODES else "unreadable"
-    problem = Problem(code, ERROR, exc.message, exc.hint or "check the file", fixable=False)
-    verdict = UNREADABLE if code == "unreadable" else verdict_of([problem])
+    problem = Problem(
+        code, Severity.ERROR, exc.message, exc.hint or "check the file", fixable=False
+    )
+    verdict = Verdict.UNREADABLE if code == "unreadable" else verdict_of([problem])
     return Report(path, verdict, profile.name, [problem], name=name)

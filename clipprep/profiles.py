@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from .errors import UsageError
+from .vocab import SubjectMode
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class Profile:
     warn_human_likeness: bool = False
     # What the character is judged by: "face", "any" (the main subject, whatever it is) or
     # "auto" (faces when most samples show one, the subject otherwise).
-    subject_mode: str = "auto"
+    subject_mode: str = SubjectMode.AUTO
     quality: Quality = field(default_factory=Quality)
     limits: Limits = field(default_factory=Limits)
 
@@ -200,7 +201,7 @@ PROFILES: dict[str, Profile] = {
 }
 
 DEFAULT_PROFILE = "sora2-characters"
-SUBJECT_MODES = ("auto", "face", "any")
+SUBJECT_MODES = SubjectMode.ALL
 
 
 def get_profile(profile: str | Profile | None = None) -> Profile:

@@ -18,6 +18,7 @@ import numpy as np
 from .metrics import FrameMetrics
 from .probe import Probe
 from .verdict import Problem
+from .vocab import Severity, TargetKind, Verdict
 from .windows import Window
 
 SCHEMA_VERSION = 1
@@ -69,7 +70,7 @@ class Report:
     @property
     def errors(self) -> list[Problem]:
         """Problems of severity ``error``."""
-        return [p for p in self.problems if p.severity == "error"]
+        return [p for p in self.problems if p.severity == Severity.ERROR]
 
     def to_dict(self, *, include_frames: bool = False) -> dict:
         """The report as JSON-ready data (``include_frames`` adds the per-frame timeline)."""
@@ -121,12 +122,12 @@ def _stats(values: list) -> dict[str, float | None]:
 
 
 _VERDICT_STYLE = {
-    "ready": "bold green",
-    "fixable": "bold yellow",
-    "rejected": "bold red",
-    "unreadable": "bold red",
+    Verdict.READY: "bold green",
+    Verdict.FIXABLE: "bold yellow",
+    Verdict.REJECTED: "bold red",
+    Verdict.UNREADABLE: "bold red",
 }
-_SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+_SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 def render(report: Report, console, *, level: int = 1) -> None:
@@ -150,7 +151,7 @@ def render(report: Report, console, *, level: int = 1) -> None:
         console.print(f"  {facts}", style="dim")
     if report.best_window:
         w = report.best_window
-        judged = report.analysis.get("target", "face")
+        judged = report.analysis.get("target", TargetKind.FACE)
         console.print(
             f"  best window: {w.start_s:.2f}–{w.end_s:.2f} s "
             f"({w.duration_s:.2f} s, score {w.score:.2f}, judged by its {judged})"

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boxes import Box, iou
+from .boxes import Box, Region, iou
 
 # Work on a small thumbnail: the subject is big by definition, and this runs on every sample.
 _WIDTH = 96
@@ -71,13 +71,9 @@ _DETAIL_STEP = 2.0
 
 
 @dataclass(frozen=True)
-class Subject:
-    """The main subject's box (fractions of the frame) and how clearly it stands out."""
+class Subject(Region):
+    """The main subject's box (a Region) and how clearly it stands out."""
 
-    x: float
-    y: float
-    w: float
-    h: float
     # Mean Lab distance of the subject from the background colours (~ΔE), as if the frame were
     # lit normally: in a dim frame every difference shrinks, and a dark subject is still one.
     contrast: float
@@ -87,11 +83,6 @@ class Subject:
     # Share of the subject's inner pixels with texture or an edge (0: a plain, flat shape; a
     # real character, drawn or filmed, has eyes, fur, folds, shading: see Quality).
     detail: float = 1.0
-
-    @property
-    def size(self) -> float:
-        """Geometric mean of the box's width and height fractions (0..1)."""
-        return float(np.sqrt(self.w * self.h))
 
 
 class SubjectFinder:

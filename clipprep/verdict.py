@@ -12,20 +12,18 @@ Verdicts: ``ready`` (no errors), ``fixable`` (every error can be fixed by ``clip
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from . import tonemap
 from .cuts import Cut
 from .metrics import FrameMetrics
 from .probe import Probe
 from .profiles import Profile
-from .windows import ERROR, FACE, WARNING, Window, lighting_of
-
-READY, FIXABLE, REJECTED, UNREADABLE = "ready", "fixable", "rejected", "unreadable"
-INFO = "info"
+from .targets import Target, target_of
+from .targets.base import Describe, median
+from .vocab import Severity, SubjectMode, TargetKind, Verdict
+from .windows import Window
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,12 @@ class Problem:
 
 def verdict_of(problems: Sequence[Problem]) -> str:
     """``ready`` / ``fixable`` / ``rejected`` from the problems found."""
-    errors = [p for p in problems if p.severity == ERROR]
+    errors = [p for p in problems if p.severity == Severity.ERROR]
     if any(p.code == "unreadable" for p in errors):
-        return UNREADABLE
+        return Verdict.UNREADABLE
     if not errors:
-        return READY
-    return FIXABLE if all(p.fixable for p in errors) else REJECTED
+        return Verdict.READY
+    return Verdict.FIXABLE if all(p.fixable for p in errors) else Verdict.REJECTED
 
 
 def name_problems(name: str | None, profile: Profile) -> list[Problem]:
@@ -71,7 +69,7 @@ def name_problems(name: str | None, profile: Profile) -> list[Problem]:
     return [
         Problem(
             "invalid_name",
-            ERROR,
+            Severity.ERROR,
             f"the name must be {low}–{high} printable characters ({why})",
             f"choose a name of {low}–{high} characters",
             fixable=False,
@@ -86,7 +84,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         return [
             Problem(
                 "no_video",
-                ERROR,
+                Severity.ERROR,
                 "the file has no video stream",
                 "use a video file",
                 fixable=False,
@@ -98,7 +96,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "not_mp4",
-                ERROR,
+                Severity.ERROR,
                 f"the container is {probe.container.upper()}, the service wants "
                 f"{'/'.join(c.upper() for c in profile.containers)}",
                 "`clipprep prepare` rewrites it as MP4",
@@ -109,7 +107,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "unsupported_codec",
-                WARNING,
+                Severity.WARNING,
                 f"the video is {video.codec} {video.pix_fmt} ({video.bit_depth}-bit); "
                 "8-bit H.264 is what every service accepts",
                 "`clipprep prepare` transcodes it to 8-bit H.264",
@@ -125,7 +123,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "variable_frame_rate",
-                WARNING,
+                Severity.WARNING,
                 "the frame rate is variable",
                 "`clipprep prepare` writes a constant frame rate",
                 fixable=True,
@@ -135,7 +133,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "interlaced",
-                WARNING,
+                Severity.WARNING,
                 "the video is interlaced",
                 "export it progressive (deinterlaced)",
                 fixable=False,
@@ -145,7 +143,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
         add(
             Problem(
                 "no_audio",
-                WARNING,
+                Severity.WARNING,
                 "the clip has no audio; the character's voice will not be learned",
                 "record with sound if the character should speak",
                 fixable=False,
@@ -166,7 +164,7 @@ def _frame_rate_problems(probe: Probe, profile: Profile) -> list[Problem]:
     return [
         Problem(
             "low_frame_rate",
-            ERROR,
+            Severity.ERROR,
             f"the clip has {rate:.3g} frames per second (at least {profile.min_fps:g} needed); "
             "it would be judged on a frame or two",
             "export the original recording at its real frame rate (24–60 fps)",
@@ -189,7 +187,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
         add(
             Problem(
                 "low_resolution",
-                ERROR,
+                Severity.ERROR,
                 f"{width}×{height} is below {profile.min_short_side}p (short side {short_side} px)",
                 f"record or export at {profile.min_short_side}p or more; upscaling adds no detail",
                 fixable=False,
@@ -199,7 +197,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
         add(
             Problem(
                 "oversized",
-                INFO,
+                Severity.INFO,
                 f"{width}×{height} is above {profile.max_short_side}p; the service scales it down",
                 "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
                 fixable=True,
@@ -209,7 +207,7 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
         add(
             Problem(
                 "aspect_ratio",
-                ERROR,
+                Severity.ERROR,
                 f"the aspect ratio {aspect:.2f}:1 is wider than {profile.max_aspect}:1",
                 "`clipprep prepare` crops around the face",
                 fixable=True,
@@ -222,7 +220,7 @@ def _hdr_note(video) -> Problem:
     """Say that the clip is HDR and how it was judged: tone-mapped, as an SDR screen shows it."""
     return Problem(
         "hdr",
-        INFO,
+        Severity.INFO,
         f"the clip is HDR: {tonemap.describe(video.hdr)}, "
         f"{video.color_primaries or 'primaries untagged'}, {video.bit_depth}-bit; "
         "it was judged tone-mapped to SDR BT.709",
@@ -241,7 +239,7 @@ def _duration_problems(
         return [
             Problem(
                 "too_short",
-                ERROR,
+                Severity.ERROR,
                 f"the clip lasts {duration:.2f} s; the service needs at least {low:g} s",
                 f"record {low:g}–{high:g} s of the character",
                 fixable=False,
@@ -253,7 +251,7 @@ def _duration_problems(
     return [
         Problem(
             "too_long",
-            ERROR,
+            Severity.ERROR,
             f"the clip lasts {duration:.2f} s; the service keeps only its first {high:g} s",
             f"{keep}: `clipprep prepare` cuts it there",
             fixable=window is not None,
@@ -265,138 +263,20 @@ def _span(window: Window) -> str:
     return f"{window.start_s:.2f}–{window.end_s:.2f} s"
 
 
-# Per frame-problem: how to describe the span (a statistic over its frames and the target,
-# "face" or "subject") and how to fix it ("{noun}" is the target's name in the hint).
-_Describe = Callable[[list[FrameMetrics], str], str]
-
-
-def _median(values) -> float:
-    kept = [v for v in values if v is not None]
-    return float(np.median(kept)) if kept else float("nan")
-
-
-def _lit(ms: list[FrameMetrics], target: str, field: str) -> float:
-    """Median of one lighting value over frames, on the target's box."""
-    return _median(getattr(lighting_of(m, target), field, None) for m in ms)
-
-
-def _no_subject_text(ms: list[FrameMetrics]) -> str:
-    """Why no subject: nothing stands out, or only a plain shape without any detail does.
-
-    (A region found at all differs from the background by at least subjects._MIN_DISTANCE,
-    above the contrast threshold: a frame flagged with a region had a plain one.)"""
-    plain = [m for m in ms if m.subject_detail is not None]
-    if len(plain) * 2 < len(ms):
-        return "nothing stands out from the background"
-    return (
-        "only a plain shape without texture or detail stands out (detail "
-        f"{_median(m.subject_detail for m in plain):.2f}): no face and nothing that looks "
-        "like a character"
-    )
-
-
-FRAME_PROBLEMS: dict[str, tuple[_Describe, str]] = {
-    "no_face": (
-        lambda ms, t: "no face is visible",
-        "film the character's face, clearly visible",
-    ),
-    "no_subject": (
-        lambda ms, t: _no_subject_text(ms),
-        "film a character (a face, a mascot, an animal) in front of a plain background it "
-        "stands out from",
-    ),
-    "multiple_faces": (
-        lambda ms, t: "more than one face is visible",
-        "film one character alone in the frame",
-    ),
-    "face_too_small": (
-        lambda ms, t: (
-            f"the face is small (median {_median(m.face_h for m in ms):.0%} of the height)"
-        ),
-        "move closer: the face should fill at least 15% of the frame height",
-    ),
-    "subject_too_small": (
-        lambda ms, t: (
-            f"the subject is small (median size {_median(m.subject_size for m in ms):.0%} of "
-            "the frame)"
-        ),
-        "move closer: the character should fill a good part of the frame",
-    ),
-    "face_cut_off": (
-        lambda ms, t: "the face is cut off by the frame edge",
-        "keep the whole head inside the frame",
-    ),
-    "subject_cut_off": (
-        lambda ms, t: "the subject is cut off by the frame edge",
-        "keep the whole character inside the frame",
-    ),
-    "cluttered": (
-        lambda ms, t: (
-            "no single subject holds the frame (clutter "
-            f"{_median(m.subject_clutter for m in ms):.2f}, box overlap between samples "
-            f"{_median(m.subject_stability for m in ms):.2f})"
-        ),
-        "film one character alone, against a plain background",
-    ),
-    "not_frontal": (
-        lambda ms, t: (
-            "the face is turned away "
-            f"(median yaw {_median(abs(m.yaw) for m in ms if m.yaw is not None):.0f}°, "
-            f"pitch {_median(abs(m.pitch) for m in ms if m.pitch is not None):.0f}°)"
-        ),
-        "have the character look toward the camera",
-    ),
-    "too_dark": (
-        lambda ms, t: f"the {t} is dark (median luma {_lit(ms, t, 'luma'):.0f}/255)",
-        "add light on the {noun}",
-    ),
-    "overexposed": (
-        lambda ms, t: f"the {t} is overexposed (median luma {_lit(ms, t, 'luma'):.0f}/255)",
-        "lower the exposure or the light on the {noun}",
-    ),
-    "uneven_lighting": (
-        lambda ms, t: (
-            f"one side of the {t} is much darker (imbalance {_lit(ms, t, 'lr_imbalance'):.2f})"
-        ),
-        "light the {noun} evenly from the front",
-    ),
-    "backlit": (
-        lambda ms, t: (
-            f"the {t} is darker than the background (ratio {_lit(ms, t, 'backlight_ratio'):.2f})"
-        ),
-        "turn the character toward the light or add a front light",
-    ),
-    "blurry": (
-        lambda ms, t: f"the {t} is not sharp (sharpness {_lit(ms, t, 'sharpness'):.0f})",
-        "focus on the {noun} and avoid motion blur",
-    ),
-    "face_occluded": (
-        lambda ms, t: (
-            "the face is covered (a hand, a microphone, an object over it) or unlike a human "
-            f"face to the face mesh (presence {_median(m.face_presence for m in ms):.1f}, "
-            f"mouth and eyes match {_median(m.face_region_match for m in ms):.2f})"
-        ),
-        "keep hands, microphones and objects away from the face",
-    ),
-    "eyes_closed": (
-        lambda ms, t: "the eyes are closed in part of the clip",
-        "keep the eyes open and visible",
-    ),
-}
-
-
-def _span_severities(flags: Sequence[dict[str, str]], profile: Profile) -> dict[str, str]:
+def _span_severities(
+    flags: Sequence[dict[str, str]], codes: Iterable[str], profile: Profile
+) -> dict[str, str]:
     """code -> severity for a span of frames, from the share of frames flagged."""
     q = profile.quality
     count = max(1, len(flags))
     result: dict[str, str] = {}
-    for code in FRAME_PROBLEMS:
-        errors = sum(1 for f in flags if f.get(code) == ERROR) / count
+    for code in codes:
+        errors = sum(1 for f in flags if f.get(code) == Severity.ERROR) / count
         any_flag = sum(1 for f in flags if code in f) / count
         if errors >= q.span_error_fraction:
-            result[code] = ERROR
+            result[code] = Severity.ERROR
         elif any_flag >= q.span_warn_fraction:
-            result[code] = WARNING
+            result[code] = Severity.WARNING
     return result
 
 
@@ -405,32 +285,34 @@ def frame_problems(
     flags: Sequence[dict[str, str]],
     window: Window | None,
     profile: Profile,
-    target: str = FACE,
+    target: str = TargetKind.FACE,
 ) -> list[Problem]:
     """Problems in the pictures: judged on the clip as uploaded and on the best window.
 
-    ``target`` (``face`` or ``subject``) is what the frames were judged by."""
+    ``target`` (``face`` or ``subject``) is what the frames were judged by: its problems are
+    the ones looked for, described its way."""
     if not metrics:
         return []
+    judged = target_of(target)
     as_is = [i for i, m in enumerate(metrics) if m.time_s < profile.max_duration_s]
     span = range(window.first_sample, window.last_sample + 1) if window else as_is
-    in_upload = _span_severities([flags[i] for i in as_is], profile)
-    in_window = _span_severities([flags[i] for i in span], profile)
+    in_upload = _span_severities([flags[i] for i in as_is], judged.problems, profile)
+    in_window = _span_severities([flags[i] for i in span], judged.problems, profile)
     found = []
-    for code, (describe, hint) in FRAME_PROBLEMS.items():
-        hint = hint.format(noun=target)
+    for code, (describe, hint) in judged.problems.items():
+        hint = hint.format(noun=judged.name)
         if code in in_window:
-            message = _described(describe, target, code, metrics, flags, span)
+            message = _described(describe, judged, code, metrics, flags, span)
             found.append(Problem(code, in_window[code], message, hint, False))
         elif code in in_upload and window is not None:
-            share = _described(describe, target, code, metrics, flags, as_is)
+            share = _described(describe, judged, code, metrics, flags, as_is)
             message = f"{share} in the first {profile.max_duration_s:g} s"
             fix = f"keep {_span(window)}: `clipprep prepare` cuts it there"
             found.append(Problem(code, in_upload[code], message, fix, True))
     return found
 
 
-def _described(describe: _Describe, target: str, code: str, metrics, flags, indices) -> str:
+def _described(describe: Describe, target: Target, code: str, metrics, flags, indices) -> str:
     """The problem described from the frames that show it, with how many of them do."""
     shown = [i for i in indices if code in flags[i]]
     share = len(shown) / max(1, len(indices))
@@ -451,7 +333,7 @@ def cut_problems(cuts: Sequence[Cut], window: Window | None, profile: Profile) -
     return [
         Problem(
             "scene_cut",
-            ERROR,
+            Severity.ERROR,
             f"the clip cuts to another shot at {where}",
             fix,
             fixable=window is not None,
@@ -462,7 +344,7 @@ def cut_problems(cuts: Sequence[Cut], window: Window | None, profile: Profile) -
 def target_notes(subject_mode: str, target: str, face_share: float, profile: Profile):
     """The ``no_face`` note: ``auto`` found too little face and judged the main subject, so a
     user who expected a face learns why the report speaks of "the subject"."""
-    if subject_mode != "auto" or target == FACE:
+    if subject_mode != SubjectMode.AUTO or target == TargetKind.FACE:
         return []
     if face_share <= 0:
         found = "no face was found in the clip"
@@ -472,7 +354,7 @@ def target_notes(subject_mode: str, target: str, face_share: float, profile: Pro
     return [
         Problem(
             "no_face",
-            INFO,
+            Severity.INFO,
             f"{found}, so the clip was judged by its main subject, whatever it is",
             "if the character is a person, film the face clearly and facing the camera; "
             "`--subject face` judges by the face only",
@@ -491,13 +373,13 @@ def likeness_problems(
     scores = [m.face_score for m in span if m.face_score is not None]
     # The detector is trained on photographs of people: a confident, steady detection in most
     # frames is a real (or photoreal) human face far more often than a drawn or costumed one.
-    if len(scores) < 0.5 * len(span) or _median(scores) < 0.7:
+    if len(scores) < 0.5 * len(span) or median(scores) < 0.7:
         return []
     return [
         Problem(
             "human_likeness",
-            WARNING,
-            f"a photoreal human face is visible (detector confidence {_median(scores):.2f}); "
+            Severity.WARNING,
+            f"a photoreal human face is visible (detector confidence {median(scores):.2f}); "
             f"{profile.name} refuses real human likeness unless the account has access",
             "use a non-human character, or a provider that accepts people",
             fixable=False,

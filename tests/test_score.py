@@ -15,7 +15,8 @@ import pytest
 from clipprep.metrics import FrameMetrics
 from clipprep.profiles import Quality
 from clipprep.synth import carphone_pictures, write_clip
-from clipprep.windows import SUBJECT, frame_flags, frame_score
+from clipprep.targets import frame_flags, frame_score
+from clipprep.vocab import TargetKind
 
 Q = Quality()
 
@@ -90,8 +91,8 @@ def test_subject_mode_grades_size_sharpness_and_light():
 
     def score(**changes):
         frame = dataclasses.replace(subject, **changes)
-        assert not frame_flags(frame, Q, SUBJECT)
-        return frame_score(frame, Q, SUBJECT)
+        assert not frame_flags(frame, Q, TargetKind.SUBJECT)
+        return frame_score(frame, Q, TargetKind.SUBJECT)
 
     assert score(subject_size=0.5) > score(subject_size=0.3) + 0.05
     assert score(subject_sharpness=60.0) > score(subject_sharpness=40.0) + 0.03

