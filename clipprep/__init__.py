@@ -10,8 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from . import _startup
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 _startup.install()  # only in the installed command: Ctrl-C while it is starting exits 130
 

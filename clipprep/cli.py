@@ -27,8 +27,20 @@ import click
 
 from . import __version__
 from .console import configure_streams, echo, json_line, make_console
-from .errors import ClipprepError, ModelError, OutcomeUnknown, ServiceError, UsageError
+from .errors import (
+    ClipprepError,
+    InputError,
+    LedgerError,
+    ModelError,
+    OutcomeUnknown,
+    PreflightError,
+    PrepareError,
+    ServiceError,
+    StillPending,
+    UsageError,
+)
 from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
+from .options import Options
 from .profiles import DEFAULT_PROFILE, PROFILES
 
 EXIT_READY, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
@@ -75,19 +87,24 @@ def _run(debug: bool, action) -> int:
         return EXIT_INTERNAL
 
 
+# The exit code of each kind of error; an error takes its nearest class's (see _exit_code_for).
+EXIT_CODES: dict[type[ClipprepError], int] = {
+    ModelError: EXIT_MODELS,
+    UsageError: EXIT_USAGE,  # ClusterError too: no clip is to blame
+    OutcomeUnknown: EXIT_ATTENTION,
+    StillPending: EXIT_ATTENTION,
+    ServiceError: EXIT_SERVICE,
+    PrepareError: EXIT_REJECTED,  # it needs a new recording
+    PreflightError: EXIT_REJECTED,
+    InputError: EXIT_UNREADABLE,
+    LedgerError: EXIT_UNREADABLE,
+    ClipprepError: EXIT_UNREADABLE,
+}
+
+
 def _exit_code_for(exc: ClipprepError) -> int:
-    if isinstance(exc, ModelError):
-        return EXIT_MODELS
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE
-    if isinstance(exc, OutcomeUnknown) or exc.code in ("still_pending", "in_progress"):
-        return EXIT_ATTENTION
-    if isinstance(exc, ServiceError):
-        return EXIT_SERVICE
-    # it needs a new recording
-    if exc.code in ("cannot_prepare", "preflight_rejected", "clip_rejected"):
-        return EXIT_REJECTED
-    return EXIT_UNREADABLE
+    """The code of the most specific class of ``exc`` in :data:`EXIT_CODES`."""
+    return next(EXIT_CODES[kind] for kind in type(exc).__mro__ if kind in EXIT_CODES)
 
 
 _EPILOG = """\b
@@ -127,23 +144,6 @@ _subject_option = click.option(
     help="Judge the character by its face, by its main subject whatever it is (mascots, "
     "animals, objects, animation), or auto: faces when most frames show one (the default).",
 )
-
-
-def _custom_profile(
-    profile_name: str, *, time_limit: float | None = None, subject: str | None = None
-):
-    """The named profile, with the analysis time limit and subject mode replaced when given."""
-    import dataclasses
-
-    from .profiles import get_profile
-
-    profile = get_profile(profile_name)
-    if time_limit is not None:
-        limits = dataclasses.replace(profile.limits, max_seconds=time_limit)
-        profile = dataclasses.replace(profile, limits=limits)
-    if subject is not None:
-        profile = dataclasses.replace(profile, subject_mode=subject)
-    return profile
 
 
 _verbose_option = click.option(
@@ -248,11 +248,15 @@ def check(
             raise UsageError(f"no folder for the page {html_page}", hint="create the folder first")
         with (
             Analyzer(
-                profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
-                sample_fps=sample_fps,
-                analysis_long_side=analysis_size,
-                model_dir=model_dir,
-                thorough=thorough,
+                Options(
+                    profile=profile,
+                    subject=subject,
+                    sample_fps=sample_fps,
+                    analysis_size=analysis_size,
+                    thorough=thorough,
+                    model_dir=model_dir,
+                    time_limit=time_limit,
+                )
             ) as analyzer,
             _ProgressBar(enabled=level > 0) as bar,
         ):
@@ -336,9 +340,7 @@ def prepare(
         level = _verbosity(quiet, verbose)
         console = _console()
         with (
-            Analyzer(
-                profile=_custom_profile(profile, subject=subject), model_dir=model_dir
-            ) as analyzer,
+            Analyzer(Options(profile=profile, subject=subject, model_dir=model_dir)) as analyzer,
             _ProgressBar(enabled=level > 0) as bar,
         ):
             result = run_prepare(
@@ -522,8 +524,7 @@ def submit(
                 "prefer the environment variable",
                 err=True,
             )
-        custom = _custom_profile(profile, subject=subject)
-        with Analyzer(profile=custom, model_dir=model_dir) as analyzer:
+        with Analyzer(Options(profile=profile, subject=subject, model_dir=model_dir)) as analyzer:
             result = run_submit(
                 path,
                 name=name,
@@ -533,7 +534,6 @@ def submit(
                 video_url=video_url,
                 ledger=ledger,
                 force=force,
-                profile=custom,
                 analyzer=analyzer,
                 poll_deadline_s=poll_deadline,
                 request_deadline_s=request_deadline,
@@ -638,9 +638,8 @@ def batch(
         if scheduler:  # connected and checked before --out is touched
             scheduler = _connect_cluster(scheduler, workers, worker_wait, debug)
         settings = Settings(
-            profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
-            model_dir=model_dir,
-            prepare_dir=prepare_dir,
+            Options(profile=profile, subject=subject, model_dir=model_dir, time_limit=time_limit),
+            prepare_dir,
         )
         if prepare_dir:
             Path(prepare_dir).mkdir(parents=True, exist_ok=True)
@@ -648,7 +647,7 @@ def batch(
             clips, settings, workers, cache_dir, force, scheduler, Path(out), level > 0
         )
         if do_submit:
-            _submit_batch(results, names, provider, api_base, ledger, settings.profile, model_dir)
+            _submit_batch(results, names, provider, api_base, ledger, settings.options)
         return max((_batch_exit(r.verdict) for r in results), default=EXIT_READY)
 
     sys.exit(_run(debug, action))
@@ -766,7 +765,8 @@ def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path,
             for result in check_many(
                 clips,
                 workers=workers,
-                settings=settings,
+                options=settings.options,
+                prepare_dir=settings.prepare_dir,
                 cache_folder=cache_dir,
                 force=force,
                 scheduler=scheduler,
@@ -825,11 +825,11 @@ def _write_page(entries: list[dict], page: Path, title: str) -> None:
     write_text_atomic(page, render_html(entries, title=title, page=page))
 
 
-def _submit_batch(results, names, provider, api_base, ledger, profile, model_dir) -> None:
+def _submit_batch(results, names, provider, api_base, ledger, options) -> None:
     from .pipeline import Analyzer
     from .submission import submit as run_submit
 
-    with Analyzer(profile=profile, model_dir=model_dir) as analyzer:
+    with Analyzer(options) as analyzer:
         for result in results:
             if result.verdict not in ("ready", "fixable"):
                 continue
@@ -841,7 +841,6 @@ def _submit_batch(results, names, provider, api_base, ledger, profile, model_dir
                     provider=provider,
                     api_base=api_base,
                     ledger=ledger,
-                    profile=profile,
                     analyzer=analyzer,
                 )
                 click.echo(f"{done.character_id}  {name}  {result.path}")

@@ -35,12 +35,15 @@ from .errors import (
     InputError,
     LedgerError,
     OutcomeUnknown,
+    PreflightError,
     ServiceError,
+    StillPending,
     UsageError,
 )
 from .files import sha256_file
 from .ledger import Claim, Ledger, Owner, Submission, owner_of
-from .profiles import Profile, get_profile
+from .options import Options, options_of, refuse_both
+from .profiles import Profile
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
 from .providers.http import DEFAULT_REQUEST_DEADLINE_S, ApiClient, RetryPolicy
 from .verdict import name_problems
@@ -49,12 +52,6 @@ DEFAULT_POLL_DEADLINE_S = 600.0
 _POLL_FIRST_S, _POLL_GROWTH, _POLL_MAX_S = 2.0, 1.5, 15.0
 # How often a run waiting for another process's submission looks at the ledger.
 _OWNER_POLL_S = 0.25
-
-
-class PreflightError(ClipprepError):
-    """The clip should not be uploaded (it would make a bad character, or be refused)."""
-
-    default_code = "preflight_rejected"
 
 
 @dataclass
@@ -118,7 +115,7 @@ def submit(
     video_url: str | None = None,
     ledger: str | os.PathLike | Ledger | None = None,
     force: bool = False,
-    profile: str | Profile | None = None,
+    options: Options | None = None,
     analyzer=None,
     prepared_dir: str | os.PathLike | None = None,
     timeout: float = 30.0,
@@ -143,7 +140,8 @@ def submit(
     """
     clip = Path(path)
     provider_class = get_provider_class(provider)
-    _check_name(name, profile)
+    refuse_both(options, analyzer)
+    _check_name(name, analyzer.profile if analyzer else options_of(options).rules())
     name = name.strip()  # validated trimmed, so sent trimmed
     key = api_key or os.environ.get(provider_class.key_variable, "")
     if not key.strip():
@@ -181,7 +179,7 @@ def submit(
             Owner.me(),
         )
         return _submit(
-            session, clip, name, client.base_url, video_url, force, profile, analyzer, prepared_dir
+            session, clip, name, client.base_url, video_url, force, options, analyzer, prepared_dir
         )
     except ClipprepError as exc:
         raise _redacted(exc, client) from None
@@ -199,13 +197,13 @@ def _redacted(exc: ClipprepError, client: ApiClient) -> ClipprepError:
     return exc
 
 
-def _check_name(name: str, profile: str | Profile | None) -> None:
-    problems = name_problems(name, get_profile(profile))
+def _check_name(name: str, profile: Profile) -> None:
+    problems = name_problems(name, profile)
     if problems:
         raise UsageError(problems[0].message, code="invalid_name", hint=problems[0].hint)
 
 
-def _submit(session, clip, name, base, video_url, force, profile, analyzer, prepared_dir):
+def _submit(session, clip, name, base, video_url, force, options, analyzer, prepared_dir):
     provider, book = session.provider, session.ledger
     digest = sha256_file(clip)
     if not force:  # a plain read: a read-only ledger answers too
@@ -218,7 +216,7 @@ def _submit(session, clip, name, base, video_url, force, profile, analyzer, prep
     submission = claim.submission
     try:
         result = _go_on(
-            session, submission, clip, name, video_url, force, profile, analyzer, prepared_dir
+            session, submission, clip, name, video_url, force, options, analyzer, prepared_dir
         )
     finally:
         # The row keeps its status; whoever comes next continues from it. Failing to release
@@ -269,7 +267,7 @@ def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submiss
     )
     while True:
         if time.monotonic() + _OWNER_POLL_S > session.deadline:
-            raise ServiceError(
+            raise StillPending(
                 f"{clip.name} as {name!r} is still being submitted by another process "
                 f"(pid {pid}, ledger #{held.id}); nothing was sent by this one",
                 code="in_progress",
@@ -286,7 +284,7 @@ def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submiss
             return row
 
 
-def _go_on(session, submission, clip, name, video_url, force, profile, analyzer, prepared_dir):
+def _go_on(session, submission, clip, name, video_url, force, options, analyzer, prepared_dir):
     """Carry a claimed submission on from its status."""
     provider = session.provider
     if submission.status in ("creating", "unknown"):
@@ -308,7 +306,7 @@ def _go_on(session, submission, clip, name, video_url, force, profile, analyzer,
                 name,
                 video_url,
                 force,
-                profile,
+                options,
                 analyzer,
                 prepared_dir,
                 submission.clip_sha256,
@@ -339,13 +337,13 @@ def _go_on(session, submission, clip, name, video_url, force, profile, analyzer,
     )
 
 
-def _preflight(clip, name, video_url, force, profile, analyzer, prepared_dir, digest, log):
+def _preflight(clip, name, video_url, force, options, analyzer, prepared_dir, digest, log):
     """Check the clip; prepare it when that fixes it. Return (file to send, verdict)."""
     from .export import prepare
     from .pipeline import Analyzer
 
     owned = analyzer is None
-    analyzer = analyzer or Analyzer(profile=profile)
+    analyzer = analyzer or Analyzer(options)
     try:
         report = analyzer.check(clip, name=name)
         if report.verdict == "unreadable":
@@ -464,10 +462,9 @@ def _wait(session, submission: Submission) -> Submission:
         pause = min(_POLL_MAX_S, pause * _POLL_GROWTH)
 
 
-def _still_pending(session, submission: Submission) -> ServiceError:
-    return ServiceError(
+def _still_pending(session, submission: Submission) -> StillPending:
+    return StillPending(
         f"{session.provider.service} is still working on {submission.prediction_id} after "
         f"{session.poll_deadline_s:g} s",
-        code="still_pending",
         hint="run the same command again to keep waiting (nothing will be re-created)",
     )
