@@ -25,9 +25,9 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .console import configure_streams, echo, json_line, make_console
-from .errors import (
+from .. import __version__
+from ..console import configure_streams, echo, json_line, make_console
+from ..errors import (
     ClipprepError,
     InputError,
     LedgerError,
@@ -39,9 +39,9 @@ from .errors import (
     StillPending,
     UsageError,
 )
-from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
-from .options import Options
-from .profiles import DEFAULT_PROFILE, PROFILES
+from ..frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
+from ..options import Options
+from ..profiles import DEFAULT_PROFILE, PROFILES
 
 EXIT_READY, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 EXIT_FIXABLE, EXIT_REJECTED, EXIT_UNREADABLE, EXIT_MODELS = 3, 4, 5, 6
@@ -65,7 +65,7 @@ def _run(debug: bool, action) -> int:
     try:
         return action()
     except KeyboardInterrupt:
-        from . import _startup
+        from .. import _startup
 
         _startup.quiet_destructors()  # before the interrupted frames are released
         echo("interrupted", err=True)
@@ -165,7 +165,7 @@ def _verbosity(quiet: bool, verbose: bool) -> int:
 @click.version_option(__version__, prog_name="clipprep")
 def main() -> None:
     """Get a short clip ready to become a character in video-generation services."""
-    from . import _startup
+    from .. import _startup
 
     _startup.release()  # from here on Ctrl-C is a KeyboardInterrupt: cleanup, then exit 130
     configure_streams()
@@ -234,9 +234,9 @@ def check(
     """
 
     def action() -> int:
-        from .batch import report_entry
-        from .pipeline import Analyzer
-        from .report import render
+        from ..batch import report_entry
+        from ..pipeline import Analyzer
+        from ..report import render
 
         level = _verbosity(quiet, verbose)
         if frames and not as_json:
@@ -334,8 +334,8 @@ def prepare(
     """
 
     def action() -> int:
-        from .export import prepare as run_prepare
-        from .pipeline import Analyzer
+        from ..export import prepare as run_prepare
+        from ..pipeline import Analyzer
 
         level = _verbosity(quiet, verbose)
         console = _console()
@@ -367,7 +367,7 @@ def prepare(
 
 
 def _render_prepared(result, console, level: int = 1) -> None:
-    from .report import render
+    from ..report import render
 
     ops = ", ".join(op["op"] for op in result.plan.operations)
     console.print(
@@ -431,7 +431,7 @@ class _ProgressBar:
         if self._bar is None:
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-            from .console import plain_text_column
+            from ..console import plain_text_column
 
             self._bar = Progress(
                 plain_text_column("{task.description}"),
@@ -515,8 +515,8 @@ def submit(
     """
 
     def action() -> int:
-        from .pipeline import Analyzer
-        from .submission import submit as run_submit
+        from ..pipeline import Analyzer
+        from ..submission import submit as run_submit
 
         if api_key:
             click.echo(
@@ -625,7 +625,7 @@ def batch(
     level = _verbosity(quiet, False)
 
     def action() -> int:
-        from .batch import Settings, find_clips
+        from ..batch import Settings, find_clips
 
         missing = [item for item in inputs if not os.path.lexists(item)]
         if missing:
@@ -658,7 +658,7 @@ def _connect_cluster(address: str, workers, worker_wait: float, debug: bool):
     connection closes when the command ends. Its waits and dashboard link go to stderr."""
     import logging
 
-    from .batch import _refuse_local_workers, connect_scheduler
+    from ..batch import _refuse_local_workers, connect_scheduler
 
     _refuse_local_workers(workers)
     connection = connect_scheduler(
@@ -678,8 +678,8 @@ def _batch_exit(verdict: str) -> int:
 
 def _batch_names(clips, name_from: str) -> dict[str, str]:
     """Each clip's character name; invalid names stop the batch before anything is uploaded."""
-    from .profiles import get_profile
-    from .verdict import name_problems
+    from ..profiles import get_profile
+    from ..verdict import name_problems
 
     if name_from.startswith("csv:"):
         table = _names_table(name_from[4:])
@@ -740,8 +740,8 @@ def _run_batch(clips, settings, workers, cache_dir, force, scheduler, out: Path,
     end (also after Ctrl-C, with what finished)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from .batch import check_many, clip_count
-    from .console import plain_text_column
+    from ..batch import check_many, clip_count
+    from ..console import plain_text_column
 
     out.mkdir(parents=True, exist_ok=True)
     results = []
@@ -804,8 +804,8 @@ def _write_summaries(results, out: Path) -> None:
     import csv
     import io
 
-    from .batch import summary_row
-    from .files import write_text_atomic
+    from ..batch import summary_row
+    from ..files import write_text_atomic
 
     buffer = io.StringIO()
     rows = [summary_row(r) for r in results]
@@ -819,15 +819,15 @@ def _write_summaries(results, out: Path) -> None:
 
 def _write_page(entries: list[dict], page: Path, title: str) -> None:
     """The HTML report, written atomically (its video links are relative to where it lies)."""
-    from .files import write_text_atomic
-    from .html import render_html
+    from ..files import write_text_atomic
+    from ..html import render_html
 
     write_text_atomic(page, render_html(entries, title=title, page=page))
 
 
 def _submit_batch(results, names, provider, api_base, ledger, options) -> None:
-    from .pipeline import Analyzer
-    from .submission import submit as run_submit
+    from ..pipeline import Analyzer
+    from ..submission import submit as run_submit
 
     with Analyzer(options) as analyzer:
         for result in results:
@@ -864,7 +864,7 @@ def characters_list(ledger, as_json, debug):
         from rich.table import Table
         from rich.text import Text
 
-        from .ledger import Ledger
+        from ..ledger import Ledger
 
         with Ledger(ledger, read_only=True) as book:
             rows = book.all()
@@ -897,7 +897,7 @@ def characters_show(key, ledger, as_json, debug):
     """Show one submission, by ledger number, character id or prediction id."""
 
     def action() -> int:
-        from .ledger import Ledger
+        from ..ledger import Ledger
 
         with Ledger(ledger, read_only=True) as book:
             row = book.find(key)
@@ -939,7 +939,7 @@ def models_fetch(model_dir, force, debug):
     """Download the face models (or extract them from the mediapipe wheel), sha256-verified."""
 
     def action() -> int:
-        from .models import fetch_models
+        from ..models import fetch_models
 
         for key, path in fetch_models(model_dir, force=force).items():
             click.echo(f"{key}: {path}")
@@ -952,7 +952,7 @@ def models_fetch(model_dir, force, debug):
 @_model_dir_option
 def models_path(model_dir):
     """Print the folder the face models are read from."""
-    from .models import model_dir as resolve
+    from ..models import model_dir as resolve
 
     click.echo(str(resolve(model_dir)))
 
@@ -975,6 +975,6 @@ def profiles_command(as_json):
 @click.argument("kind", type=click.Choice(["report", "prepare", "batch"]), default="report")
 def schema_command(kind):
     """Print the JSON Schema of check --json (report), prepare --json, or a batch line."""
-    from .schema import schema
+    from ..schema import schema
 
     echo(json.dumps(schema(kind), indent=2, ensure_ascii=False))
