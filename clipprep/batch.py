@@ -795,27 +795,3 @@ def _dask_task(path: str, settings: Settings, folder, force: bool, version: str)
     if _state.settings != settings:
         _init_worker(settings)
     return check_one(path, folder, force)
-
-
-def summary_row(result: BatchResult) -> dict:
-    """One CSV row: path, verdict, window, error codes, the main numbers."""
-    data = result.data
-    window = data.get("best_window") or {}
-    probe = data.get("probe") or {}
-    video = probe.get("video") or {}
-    problems = data.get("problems") or []
-    return {
-        "path": result.path,
-        "verdict": data["verdict"],
-        "window_start": window.get("start"),
-        "window_end": window.get("end"),
-        "window_score": window.get("score"),
-        "judged_by": (data.get("analysis") or {}).get("target"),
-        "errors": " ".join(p["code"] for p in problems if p["severity"] == "error")
-        or (data.get("error") or {}).get("code", ""),
-        "warnings": " ".join(p["code"] for p in problems if p["severity"] == "warning"),
-        "duration_s": probe.get("duration_s"),
-        "width": video.get("width"),
-        "height": video.get("height"),
-        "cached": result.cached,
-    }

@@ -17,9 +17,9 @@ from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
 from .profiles import DEFAULT_PROFILE, SUBJECT_MODES, Profile, get_profile
 
 # The bounds the values are checked against (the CLI's flags take the same).
-SAMPLE_FPS_RANGE = (0.5, 60.0)
+SAMPLE_FPS_RANGE = (0.5, 60)
 ANALYSIS_SIZE_RANGE = (160, 1920)
-MIN_TIME_LIMIT_S = 1.0
+MIN_TIME_LIMIT_S = 1
 
 
 @dataclass(frozen=True)

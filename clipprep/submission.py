@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from .errors import (
 from .files import sha256_file
 from .ledger import Claim, Ledger, Owner, Submission, owner_of
 from .options import Options, options_of, refuse_both
-from .profiles import Profile
+from .profiles import Profile, get_profile
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
 from .providers.http import DEFAULT_REQUEST_DEADLINE_S, ApiClient, RetryPolicy
 from .verdict import name_problems
@@ -468,3 +468,89 @@ def _still_pending(session, submission: Submission) -> StillPending:
         f"{session.poll_deadline_s:g} s",
         hint="run the same command again to keep waiting (nothing will be re-created)",
     )
+
+
+# --- a batch's clips --------------------------------------------------------------------------
+
+NAME_POLICIES = ("stem", "parent", "csv:FILE")
+
+
+def character_names(clips: list[Path], policy: str) -> dict[str, str]:
+    """Each clip's character name by ``policy``: its file's ``stem``, its ``parent`` folder's
+    name, or ``csv:FILE`` (a CSV with the columns ``file`` and ``name``; ``file`` is the path
+    as given or the file name). Invalid names are a :class:`UsageError` listing them, raised
+    before anything is uploaded."""
+    if policy.startswith("csv:"):
+        table = _names_table(policy[4:])
+        names = {str(c): table.get(str(c), table.get(c.name, "")) for c in clips}
+    elif policy in ("stem", "parent"):
+        names = {str(c): c.stem if policy == "stem" else c.parent.name for c in clips}
+    else:
+        raise UsageError(f"--name-from {policy!r}", hint="stem, parent or csv:FILE")
+    bad = {c: n for c, n in names.items() if name_problems(n, get_profile(None))}
+    if bad:
+        # Names are echoed cut short: a 10,000-character name must not make a 10 KB message.
+        listing = "; ".join(
+            f"{Path(c).name[:60]}: {_shortened(n)}" for c, n in list(bad.items())[:5]
+        )
+        if len(bad) > 5:
+            listing += f"; and {len(bad) - 5} more"
+        raise UsageError(
+            f"invalid character names: {listing}",
+            code="invalid_name",
+            hint="names must be 1–80 printable characters",
+        )
+    return names
+
+
+def _shortened(name: str, limit: int = 40) -> str:
+    """``name`` quoted, cut to ``limit`` characters with its length said when longer."""
+    if len(name) <= limit:
+        return repr(name)
+    return f"{name[:limit]!r}… ({len(name)} characters)"
+
+
+def _names_table(csv_path: str) -> dict[str, str]:
+    """file -> name from a CSV with the columns ``file`` and ``name``."""
+    import csv
+
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            if "file" not in columns or "name" not in columns:
+                found = ", ".join(repr(c[:40]) for c in columns[:6]) or "none"
+                raise UsageError(
+                    f"{Path(csv_path).name}: the CSV needs the columns file,name (found: {found})",
+                    code="bad_names_csv",
+                    hint="its first line must be: file,name",
+                )
+            return {row["file"] or "": (row["name"] or "").strip() for row in reader}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(
+            f"{Path(csv_path).name}: cannot read the names CSV ({exc})",
+            code="bad_names_csv",
+            hint="a UTF-8 CSV with the columns file,name",
+        ) from None
+
+
+def submit_many(
+    results, names: dict[str, str], *, options: Options | None = None, **submit_args
+) -> Iterator[tuple[str, str, SubmitResult | ClipprepError]]:
+    """Create a character for each ready or fixable clip among a batch's ``results``
+    (:class:`~clipprep.batch.BatchResult`), named by ``names`` (path -> name, see
+    :func:`character_names`), with one analyzer for all. Yields ``(path, name, outcome)`` per
+    clip submitted: its :class:`SubmitResult`, or the :class:`ClipprepError` that stopped it
+    (one clip's failure does not stop the others). ``submit_args`` go to :func:`submit`."""
+    from .pipeline import Analyzer
+
+    with Analyzer(options) as analyzer:
+        for result in results:
+            if result.verdict not in ("ready", "fixable"):
+                continue
+            name = names[result.path]
+            try:
+                outcome = submit(result.path, name=name, analyzer=analyzer, **submit_args)
+            except ClipprepError as exc:
+                outcome = exc
+            yield result.path, name, outcome
