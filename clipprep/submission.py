@@ -472,9 +472,6 @@ def _still_pending(session, submission: Submission) -> StillPending:
 
 # --- a batch's clips --------------------------------------------------------------------------
 
-NAME_POLICIES = ("stem", "parent", "csv:FILE")
-
-
 def character_names(clips: list[Path], policy: str) -> dict[str, str]:
     """Each clip's character name by ``policy``: its file's ``stem``, its ``parent`` folder's
     name, or ``csv:FILE`` (a CSV with the columns ``file`` and ``name``; ``file`` is the path
