@@ -173,8 +173,8 @@ def test_two_thread_worker_gives_the_local_results_for_relative_paths(clips, clu
     (other / "clipprep").mkdir(parents=True)
     for source in (ROOT / "clipprep").glob("*.py"):
         (other / "clipprep" / source.name).write_text(source.read_text())
-    init = other / "clipprep" / "__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "', '__version__ = "9.9.9+'))
+    version = other / "clipprep" / "_version.py"
+    version.write_text(version.read_text().replace('__version__ = "', '__version__ = "9.9.9+'))
     stale = cluster.worker(address, pythonpath=other)
     refused = batch(
         [*relative, "--scheduler", address, "--out", "o", "--worker-wait", "120"], tmp_path
