@@ -133,6 +133,8 @@ def submit(
     in all (four times that for a request carrying the clip); ``poll_deadline_s``: seconds to
     wait for the result; ``deadline_s``: seconds the whole submission may take, waiting for
     another process included (default: the poll deadline plus ten request deadlines).
+    ``options`` (:class:`~clipprep.options.Options`) or ``analyzer`` (made from options; not
+    both) say how the clip is checked before it is sent.
 
     Raises :class:`PreflightError`, :class:`UsageError`, :class:`InputError`,
     :class:`AuthError`, :class:`LedgerError`, :class:`OutcomeUnknown` or another
