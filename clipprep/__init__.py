@@ -10,8 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from . import _startup
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 _startup.install()  # only in the installed command: Ctrl-C while it is starting exits 130
 
@@ -20,6 +19,8 @@ _EXPORTS = {
     "prepare": "clipprep.export",
     "submit": "clipprep.submission",
     "check_many": "clipprep.batch",
+    "Options": "clipprep.options",
+    "BatchWriter": "clipprep.batch_output",
     "Prepared": "clipprep.export",
     "Analyzer": "clipprep.pipeline",
     "Report": "clipprep.report",
@@ -40,6 +41,8 @@ __all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
     "prepare",
     "submit",
     "check_many",
+    "Options",
+    "BatchWriter",
     "Prepared",
     "Analyzer",
     "Report",
@@ -58,8 +61,10 @@ __all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .batch import check_many
+    from .batch_output import BatchWriter
     from .errors import ClipprepError, InputError, ModelError, UsageError
     from .export import Prepared, prepare
+    from .options import Options
     from .pipeline import Analyzer, check
     from .probe import Probe, probe
     from .profiles import PROFILES, Profile

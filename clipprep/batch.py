@@ -22,15 +22,14 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .errors import ClipprepError, InputError, UsageError
+from ._version import __version__
+from .errors import ClipprepError, ClusterError, InputError, UsageError
 from .files import sha256_file, write_text_atomic
-from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
+from .options import Options
 from .probe import checked_size
-from .profiles import Profile, get_profile
 from .report import SCHEMA_VERSION
 
 VIDEO_SUFFIXES = {
@@ -58,29 +57,28 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Settings:
-    """What the analysis depends on: part of the cache key, sent to every worker."""
+    """What a batch's workers are sent: the analysis options and where prepared clips go.
+    Both are part of the cache key."""
 
-    profile: str | Profile = "sora2-characters"  # a name, or a Profile (custom limits, ...)
-    sample_fps: float = DEFAULT_SAMPLE_FPS
-    analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE
-    model_dir: str | None = None
+    options: Options = field(default_factory=Options)
     prepare_dir: str | None = None  # also write prepared clips here (fixable and ready ones)
 
     def cache_key(self, content_sha256: str) -> str:
         """Content hash + everything that changes a result (profile rules included)."""
-        rules = json.dumps(get_profile(self.profile).to_dict(), sort_keys=True)
-        material = "|".join(
-            [
-                content_sha256,
-                rules,
-                str(self.sample_fps),
-                str(self.analysis_long_side),
-                str(SCHEMA_VERSION),
-                __version__,
-                str(bool(self.prepare_dir)),
-            ]
-        )
-        return hashlib.sha256(material.encode()).hexdigest()
+        options = self.options
+        rules = json.dumps(options.rules().to_dict(), sort_keys=True)
+        material = [
+            content_sha256,
+            rules,
+            str(options.sample_fps),
+            str(options.analysis_size),
+            str(SCHEMA_VERSION),
+            __version__,
+            str(bool(self.prepare_dir)),
+        ]
+        if options.thorough:  # added only when set: the keys of fast-path results stay as they were
+            material.append("thorough")
+        return hashlib.sha256("|".join(material).encode()).hexdigest()
 
 
 @dataclass
@@ -168,12 +166,7 @@ def _init_worker(settings: Settings) -> None:
     if _state.analyzer is not None:  # other settings: the old models are not needed any more
         _state.analyzer.close()
     _state.settings = settings
-    _state.analyzer = Analyzer(
-        profile=settings.profile,
-        sample_fps=settings.sample_fps,
-        analysis_long_side=settings.analysis_long_side,
-        model_dir=settings.model_dir,
-    )
+    _state.analyzer = Analyzer(settings.options)
 
 
 def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, bool]:
@@ -310,7 +303,8 @@ def check_many(
     paths: Iterable[str | os.PathLike],
     *,
     workers: int | None = None,
-    settings: Settings | None = None,
+    options: Options | None = None,
+    prepare_dir: str | os.PathLike | None = None,
     cache_folder: str | os.PathLike | None = None,
     force: bool = False,
     scheduler=None,
@@ -319,6 +313,8 @@ def check_many(
 ) -> Iterator[BatchResult]:
     """Check many clips in parallel; yield each result as it finishes.
 
+    ``options`` (:class:`~clipprep.options.Options`) say how each clip is analysed;
+    ``prepare_dir``: also write the upload-ready clip of each fixable or ready one there.
     ``workers``: processes (default: one per core). ``scheduler``: run on a Dask cluster
     instead (needs ``clipprep[dask]``): its address (``tcp://host:port``), a ``Cluster``, a
     ``distributed.Client`` or a :class:`DaskConnection` (those two are left open). ``workers``
@@ -328,7 +324,8 @@ def check_many(
     (Ctrl-C) stops the workers; finished results stay cached.
     """
     _refuse_in_bootstrapping_worker()
-    settings = settings or Settings()
+    folder_out = os.fspath(prepare_dir) if prepare_dir is not None else None
+    settings = Settings(options or Options(), folder_out)
     names = [os.fspath(p) for p in paths]
     folder = os.fspath(cache_folder) if cache_folder is not None else None
     if scheduler is not None:
@@ -482,17 +479,10 @@ _DASK_POLL_S = 0.25  # how often finished clips are collected
 _DASK_WATCH_S = 1.0  # how often the workers are asked what they run (time limits, none left)
 
 
-class ClusterError(UsageError):
-    """The Dask cluster cannot run the batch: not reachable, no workers, lost mid-batch, another
-    clipprep version. Exit code 2 like a usage error: no clip is to blame."""
-
-    default_code = "cluster_unavailable"
-
-
 def _hard_limit_s(settings: Settings) -> float:
     """When a clip is given up. The analysis stops itself at the profile's limit; this is for
     code stuck where it cannot check (a read that never returns)."""
-    return get_profile(settings.profile).limits.max_seconds * 1.2 + 15
+    return settings.options.rules().limits.max_seconds * 1.2 + 15
 
 
 def _refuse_local_workers(workers: int | None) -> None:
@@ -610,7 +600,7 @@ def _check_versions(client) -> None:
 
 def _clipprep_version() -> str:
     """Runs on each worker: the clipprep version it imports."""
-    from . import __version__ as version
+    from ._version import __version__ as version
 
     return version
 
@@ -656,13 +646,11 @@ class _DaskBatch:
 
     def __init__(self, client, settings, folder, force, hard_limit_s, worker_wait_s, notify):
         self.client = client
-        absolute = {
-            f: os.path.abspath(v)
-            for f in ("model_dir", "prepare_dir")
-            if (v := getattr(settings, f))
-        }
+        options, prepare_dir = settings.options, settings.prepare_dir
+        if options.model_dir:
+            options = dataclasses.replace(options, model_dir=os.path.abspath(options.model_dir))
         self.args = (
-            dataclasses.replace(settings, **absolute),
+            Settings(options, os.path.abspath(prepare_dir) if prepare_dir else None),
             os.path.abspath(folder) if folder else None,
             force,
             __version__,
@@ -807,27 +795,3 @@ def _dask_task(path: str, settings: Settings, folder, force: bool, version: str)
     if _state.settings != settings:
         _init_worker(settings)
     return check_one(path, folder, force)
-
-
-def summary_row(result: BatchResult) -> dict:
-    """One CSV row: path, verdict, window, error codes, the main numbers."""
-    data = result.data
-    window = data.get("best_window") or {}
-    probe = data.get("probe") or {}
-    video = probe.get("video") or {}
-    problems = data.get("problems") or []
-    return {
-        "path": result.path,
-        "verdict": data["verdict"],
-        "window_start": window.get("start"),
-        "window_end": window.get("end"),
-        "window_score": window.get("score"),
-        "judged_by": (data.get("analysis") or {}).get("target"),
-        "errors": " ".join(p["code"] for p in problems if p["severity"] == "error")
-        or (data.get("error") or {}).get("code", ""),
-        "warnings": " ".join(p["code"] for p in problems if p["severity"] == "warning"),
-        "duration_s": probe.get("duration_s"),
-        "width": video.get("width"),
-        "height": video.get("height"),
-        "cached": result.cached,
-    }

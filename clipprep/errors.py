@@ -2,7 +2,7 @@
 
 ``ClipprepError`` is the root; each subclass names *what kind of thing* went wrong, and every
 instance carries a stable ``code`` (the same codes the JSON report uses) and a ``hint`` that says
-what to do about it.
+what to do about it. Every error class clipprep raises is defined here.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ class ClipprepError(Exception):
     """Base class of every error clipprep raises on purpose."""
 
     default_code = "error"
+    default_hint: str | None = None  # the hint when the raiser gives none
 
     def __init__(self, message: str, *, code: str | None = None, hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
-        self.hint = hint
+        self.hint = hint if hint is not None else self.default_hint
 
     def to_dict(self) -> dict:
         """The error as JSON-ready data (``code``, ``message``, ``hint``)."""
@@ -30,6 +31,12 @@ class InputError(ClipprepError):
     default_code = "unreadable"
 
 
+class PrepareError(ClipprepError):
+    """The clip cannot be made ready by cutting, cropping, scaling or transcoding."""
+
+    default_code = "cannot_prepare"
+
+
 class ModelError(ClipprepError):
     """A model file is missing, corrupt, or could not be fetched."""
 
@@ -40,6 +47,19 @@ class UsageError(ClipprepError):
     """The caller asked for something that cannot be done (unknown profile, bad option)."""
 
     default_code = "usage"
+
+
+class ClusterError(UsageError):
+    """The Dask cluster cannot run the batch: not reachable, no workers, lost mid-batch, another
+    clipprep version. Exit code 2 like a usage error: no clip is to blame."""
+
+    default_code = "cluster_unavailable"
+
+
+class PreflightError(ClipprepError):
+    """The clip should not be uploaded (it would make a bad character, or be refused)."""
+
+    default_code = "preflight_rejected"
 
 
 class ServiceError(ClipprepError):
@@ -65,6 +85,14 @@ class OutcomeUnknown(ServiceError):
     It is never re-sent automatically (that could pay for a character twice)."""
 
     default_code = "outcome_unknown"
+    default_hint = "check your account before retrying; `--force` creates anew"
+
+
+class StillPending(ServiceError):
+    """The character is still being made (by the service, or by another process's submission)
+    when the wait ends; nothing is lost: running the same command again goes on waiting."""
+
+    default_code = "still_pending"
 
 
 class LedgerError(ClipprepError):

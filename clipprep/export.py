@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from . import tonemap
-from .errors import ClipprepError, InputError, UsageError
+from .errors import InputError, PrepareError, UsageError
 from .files import temporary_name_beside
+from .options import Options, refuse_both
 from .probe import Probe, VideoInfo
 from .profiles import Profile
 from .report import Report
@@ -39,12 +40,6 @@ _MAX_FPS = 60.0  # faster sources are resampled: the services gain nothing from 
 # colours (astronaut red +3.9 levels). Tagged, players and tag-honouring re-encodes (FFmpeg) read
 # it as written, whatever its size; the SDR picture (and the tone-mapped HDR one) is BT.709 RGB.
 BT709 = {"color_primaries": 1, "color_trc": 1, "colorspace": 1, "color_range": 1}
-
-
-class PrepareError(ClipprepError):
-    """The clip cannot be made ready by cutting, cropping, scaling or transcoding."""
-
-    default_code = "cannot_prepare"
 
 
 @dataclass(frozen=True)
@@ -583,9 +578,8 @@ def prepare(
     aspect: str | None = None,
     allow_upscale: bool = False,
     force: bool = False,
-    profile: str | Profile | None = None,
     name: str | None = None,
-    subject: str | None = None,
+    options: Options | None = None,
     analyzer=None,
     on_frame: Callable[[int, int], None] | None = None,
     even_if_rejected: bool = False,
@@ -593,8 +587,9 @@ def prepare(
 ) -> Prepared:
     """Check ``path``, write the upload-ready clip to ``output`` and check that too.
 
-    ``subject`` (``auto``/``face``/``any``) is what the character is judged and cropped by.
-    ``analyzer`` (a :class:`clipprep.Analyzer`) reuses loaded models across many clips.
+    ``options`` (:class:`~clipprep.options.Options`: the profile, what the character is judged
+    and cropped by...) say how both checks run; or ``analyzer`` (a :class:`clipprep.Analyzer`,
+    made from options) reuses loaded models across many clips.
     ``progress(done_s, duration_s)`` follows the first check, ``on_frame(done, total)`` the
     encode. A rejected clip (an error no cut, crop or scale can fix) is not encoded unless
     ``even_if_rejected``: nothing in it would be ready.
@@ -609,8 +604,9 @@ def prepare(
     _refuse_reversed(start, end)  # before the analysis: the mistake is in the command line
     if aspect is not None and aspect not in ASPECTS:
         raise UsageError(f"unknown aspect {aspect!r}", hint=f"one of {', '.join(ASPECTS)}")
+    refuse_both(options, analyzer)
     owned = analyzer is None
-    analyzer = analyzer or Analyzer(profile=profile, subject=subject)
+    analyzer = analyzer or Analyzer(options)
     try:
         before = analyzer.check(source, name=name, progress=progress)
         if before.verdict == "unreadable":

@@ -19,16 +19,15 @@ from .cuts import Cut, CutFinder, cuts_between
 from .errors import InputError, UsageError
 from .faces import FaceFinder, faces_along
 from .frames import (
-    DEFAULT_ANALYSIS_LONG_SIDE,
-    DEFAULT_SAMPLE_FPS,
     DecodeStats,
     iter_frames,
     spare_cores,
 )
 from .metrics import FrameMeasurer, FrameMetrics, with_region_matches
+from .options import Options, options_of
 from .pose import smooth_angles
 from .probe import Probe, checked_size, limit_error, probe
-from .profiles import SUBJECT_MODES, Profile, get_profile
+from .profiles import SUBJECT_MODES, Profile
 from .report import Report, summarize
 from .subjects import Subject, SubjectFinder
 from .targets import frame_flags, frame_score
@@ -62,27 +61,23 @@ _SUBJECT_EVERY_WITH_FACE = 3
 
 
 class Analyzer:
-    """Checks clips against a profile, loading the face models once."""
+    """Checks clips with one set of :class:`Options`, loading the face models once.
 
-    def __init__(
-        self,
-        *,
-        profile: str | Profile | None = None,
-        sample_fps: float = DEFAULT_SAMPLE_FPS,
-        analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
-        model_dir: str | os.PathLike | None = None,
-        thorough: bool = False,
-        subject: str | None = None,
-    ):
-        self.profile = get_profile(profile)
-        # What the character is judged by: auto, face or any (None: the profile's default).
-        self.subject_mode = _subject_mode(subject or self.profile.subject_mode)
-        self.sample_fps = sample_fps
-        self.analysis_long_side = analysis_long_side
+    ``Analyzer(options)``, or ``Analyzer(thorough=True)``: the options' fields as keywords
+    change the given options (default: the defaults).
+    """
+
+    def __init__(self, options: Options | None = None, **changes):
+        self.options = options_of(options, **changes)
+        self.profile = self.options.rules()
+        # What the character is judged by: auto, face or any (the options' or the profile's).
+        self.subject_mode = _subject_mode(self.profile.subject_mode)
+        self.sample_fps = self.options.sample_fps
+        self.analysis_long_side = self.options.analysis_size
         # Every frame decoded, every model on every sample: slow, the reference for the
         # shortcuts (skipped frames, followed faces, mesh every other sample).
-        self.thorough = thorough
-        self._model_dir = model_dir
+        self.thorough = self.options.thorough
+        self._model_dir = self.options.model_dir
         self._finder: FaceFinder | None = None
 
     def __enter__(self) -> Analyzer:
@@ -285,33 +280,23 @@ class Analyzer:
 
 def check(
     path: str | os.PathLike,
+    options: Options | None = None,
     *,
-    profile: str | Profile | None = None,
     name: str | None = None,
-    sample_fps: float = DEFAULT_SAMPLE_FPS,
-    analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE,
-    model_dir: str | os.PathLike | None = None,
-    thorough: bool = False,
-    subject: str | None = None,
+    **changes,
 ) -> Report:
     """Check one clip against a service profile and find its best 2–4 s window.
 
     Returns a :class:`Report` (``verdict`` is ``ready``, ``fixable``, ``rejected`` or
-    ``unreadable``). ``thorough=True`` decodes every frame and runs every model on every sample
-    (several times slower; the fast path is tested to pick the same window). ``subject`` is
-    what the character is judged by: ``face``, ``any`` (the main subject, whatever it is) or
-    ``auto`` (faces when most samples show one); default: the profile's. Raises
+    ``unreadable``). ``options`` (:class:`~clipprep.options.Options`) say how: the profile, the
+    subject mode (``face``, ``any``: the main subject whatever it is, or ``auto``: faces when
+    most samples show one), the sampling, ``thorough`` (every frame decoded, every model on
+    every sample: several times slower; the fast path is tested to pick the same window)...;
+    its fields as keywords change them (``check(path, profile="openai-characters")``). Raises
     :class:`~clipprep.errors.ModelError` when the face models cannot be found or fetched, and
     :class:`~clipprep.errors.UsageError` for an unknown profile or subject mode.
     """
-    with Analyzer(
-        profile=profile,
-        sample_fps=sample_fps,
-        analysis_long_side=analysis_long_side,
-        model_dir=model_dir,
-        thorough=thorough,
-        subject=subject,
-    ) as analyzer:
+    with Analyzer(options, **changes) as analyzer:
         return analyzer.check(path, name=name)
 
 

@@ -214,3 +214,8 @@ def get_profile(profile: str | Profile | None = None) -> Profile:
     except KeyError:
         known = ", ".join(sorted(PROFILES))
         raise UsageError(f"unknown profile {name!r}", hint=f"choose one of: {known}") from None
+
+
+def profile_names() -> list[str]:
+    """The names of the known profiles, in their order (the CLI's choices are read here)."""
+    return list(PROFILES)

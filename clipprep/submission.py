@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,11 +35,14 @@ from .errors import (
     InputError,
     LedgerError,
     OutcomeUnknown,
+    PreflightError,
     ServiceError,
+    StillPending,
     UsageError,
 )
 from .files import sha256_file
 from .ledger import Claim, Ledger, Owner, Submission, owner_of
+from .options import Options, options_of, refuse_both
 from .profiles import Profile, get_profile
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
 from .providers.http import DEFAULT_REQUEST_DEADLINE_S, ApiClient, RetryPolicy
@@ -49,12 +52,6 @@ DEFAULT_POLL_DEADLINE_S = 600.0
 _POLL_FIRST_S, _POLL_GROWTH, _POLL_MAX_S = 2.0, 1.5, 15.0
 # How often a run waiting for another process's submission looks at the ledger.
 _OWNER_POLL_S = 0.25
-
-
-class PreflightError(ClipprepError):
-    """The clip should not be uploaded (it would make a bad character, or be refused)."""
-
-    default_code = "preflight_rejected"
 
 
 @dataclass
@@ -118,7 +115,7 @@ def submit(
     video_url: str | None = None,
     ledger: str | os.PathLike | Ledger | None = None,
     force: bool = False,
-    profile: str | Profile | None = None,
+    options: Options | None = None,
     analyzer=None,
     prepared_dir: str | os.PathLike | None = None,
     timeout: float = 30.0,
@@ -136,6 +133,8 @@ def submit(
     in all (four times that for a request carrying the clip); ``poll_deadline_s``: seconds to
     wait for the result; ``deadline_s``: seconds the whole submission may take, waiting for
     another process included (default: the poll deadline plus ten request deadlines).
+    ``options`` (:class:`~clipprep.options.Options`) or ``analyzer`` (made from options; not
+    both) say how the clip is checked before it is sent.
 
     Raises :class:`PreflightError`, :class:`UsageError`, :class:`InputError`,
     :class:`AuthError`, :class:`LedgerError`, :class:`OutcomeUnknown` or another
@@ -143,7 +142,8 @@ def submit(
     """
     clip = Path(path)
     provider_class = get_provider_class(provider)
-    _check_name(name, profile)
+    refuse_both(options, analyzer)
+    _check_name(name, analyzer.profile if analyzer else options_of(options).rules())
     name = name.strip()  # validated trimmed, so sent trimmed
     key = api_key or os.environ.get(provider_class.key_variable, "")
     if not key.strip():
@@ -181,7 +181,7 @@ def submit(
             Owner.me(),
         )
         return _submit(
-            session, clip, name, client.base_url, video_url, force, profile, analyzer, prepared_dir
+            session, clip, name, client.base_url, video_url, force, options, analyzer, prepared_dir
         )
     except ClipprepError as exc:
         raise _redacted(exc, client) from None
@@ -199,13 +199,13 @@ def _redacted(exc: ClipprepError, client: ApiClient) -> ClipprepError:
     return exc
 
 
-def _check_name(name: str, profile: str | Profile | None) -> None:
-    problems = name_problems(name, get_profile(profile))
+def _check_name(name: str, profile: Profile) -> None:
+    problems = name_problems(name, profile)
     if problems:
         raise UsageError(problems[0].message, code="invalid_name", hint=problems[0].hint)
 
 
-def _submit(session, clip, name, base, video_url, force, profile, analyzer, prepared_dir):
+def _submit(session, clip, name, base, video_url, force, options, analyzer, prepared_dir):
     provider, book = session.provider, session.ledger
     digest = sha256_file(clip)
     if not force:  # a plain read: a read-only ledger answers too
@@ -218,7 +218,7 @@ def _submit(session, clip, name, base, video_url, force, profile, analyzer, prep
     submission = claim.submission
     try:
         result = _go_on(
-            session, submission, clip, name, video_url, force, profile, analyzer, prepared_dir
+            session, submission, clip, name, video_url, force, options, analyzer, prepared_dir
         )
     finally:
         # The row keeps its status; whoever comes next continues from it. Failing to release
@@ -269,7 +269,7 @@ def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submiss
     )
     while True:
         if time.monotonic() + _OWNER_POLL_S > session.deadline:
-            raise ServiceError(
+            raise StillPending(
                 f"{clip.name} as {name!r} is still being submitted by another process "
                 f"(pid {pid}, ledger #{held.id}); nothing was sent by this one",
                 code="in_progress",
@@ -286,7 +286,7 @@ def _wait_for_owner(session, held: Submission, clip: Path, name: str) -> Submiss
             return row
 
 
-def _go_on(session, submission, clip, name, video_url, force, profile, analyzer, prepared_dir):
+def _go_on(session, submission, clip, name, video_url, force, options, analyzer, prepared_dir):
     """Carry a claimed submission on from its status."""
     provider = session.provider
     if submission.status in ("creating", "unknown"):
@@ -308,7 +308,7 @@ def _go_on(session, submission, clip, name, video_url, force, profile, analyzer,
                 name,
                 video_url,
                 force,
-                profile,
+                options,
                 analyzer,
                 prepared_dir,
                 submission.clip_sha256,
@@ -339,13 +339,13 @@ def _go_on(session, submission, clip, name, video_url, force, profile, analyzer,
     )
 
 
-def _preflight(clip, name, video_url, force, profile, analyzer, prepared_dir, digest, log):
+def _preflight(clip, name, video_url, force, options, analyzer, prepared_dir, digest, log):
     """Check the clip; prepare it when that fixes it. Return (file to send, verdict)."""
     from .export import prepare
     from .pipeline import Analyzer
 
     owned = analyzer is None
-    analyzer = analyzer or Analyzer(profile=profile)
+    analyzer = analyzer or Analyzer(options)
     try:
         report = analyzer.check(clip, name=name)
         if report.verdict == "unreadable":
@@ -464,10 +464,92 @@ def _wait(session, submission: Submission) -> Submission:
         pause = min(_POLL_MAX_S, pause * _POLL_GROWTH)
 
 
-def _still_pending(session, submission: Submission) -> ServiceError:
-    return ServiceError(
+def _still_pending(session, submission: Submission) -> StillPending:
+    return StillPending(
         f"{session.provider.service} is still working on {submission.prediction_id} after "
         f"{session.poll_deadline_s:g} s",
-        code="still_pending",
         hint="run the same command again to keep waiting (nothing will be re-created)",
     )
+
+
+# --- a batch's clips --------------------------------------------------------------------------
+
+def character_names(clips: list[Path], policy: str) -> dict[str, str]:
+    """Each clip's character name by ``policy``: its file's ``stem``, its ``parent`` folder's
+    name, or ``csv:FILE`` (a CSV with the columns ``file`` and ``name``; ``file`` is the path
+    as given or the file name). Invalid names are a :class:`UsageError` listing them, raised
+    before anything is uploaded."""
+    if policy.startswith("csv:"):
+        table = _names_table(policy[4:])
+        names = {str(c): table.get(str(c), table.get(c.name, "")) for c in clips}
+    elif policy in ("stem", "parent"):
+        names = {str(c): c.stem if policy == "stem" else c.parent.name for c in clips}
+    else:
+        raise UsageError(f"--name-from {policy!r}", hint="stem, parent or csv:FILE")
+    bad = {c: n for c, n in names.items() if name_problems(n, get_profile(None))}
+    if bad:
+        # Names are echoed cut short: a 10,000-character name must not make a 10 KB message.
+        listing = "; ".join(
+            f"{Path(c).name[:60]}: {_shortened(n)}" for c, n in list(bad.items())[:5]
+        )
+        if len(bad) > 5:
+            listing += f"; and {len(bad) - 5} more"
+        raise UsageError(
+            f"invalid character names: {listing}",
+            code="invalid_name",
+            hint="names must be 1–80 printable characters",
+        )
+    return names
+
+
+def _shortened(name: str, limit: int = 40) -> str:
+    """``name`` quoted, cut to ``limit`` characters with its length said when longer."""
+    if len(name) <= limit:
+        return repr(name)
+    return f"{name[:limit]!r}… ({len(name)} characters)"
+
+
+def _names_table(csv_path: str) -> dict[str, str]:
+    """file -> name from a CSV with the columns ``file`` and ``name``."""
+    import csv
+
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            if "file" not in columns or "name" not in columns:
+                found = ", ".join(repr(c[:40]) for c in columns[:6]) or "none"
+                raise UsageError(
+                    f"{Path(csv_path).name}: the CSV needs the columns file,name (found: {found})",
+                    code="bad_names_csv",
+                    hint="its first line must be: file,name",
+                )
+            return {row["file"] or "": (row["name"] or "").strip() for row in reader}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(
+            f"{Path(csv_path).name}: cannot read the names CSV ({exc})",
+            code="bad_names_csv",
+            hint="a UTF-8 CSV with the columns file,name",
+        ) from None
+
+
+def submit_many(
+    results, names: dict[str, str], *, options: Options | None = None, **submit_args
+) -> Iterator[tuple[str, str, SubmitResult | ClipprepError]]:
+    """Create a character for each ready or fixable clip among a batch's ``results``
+    (:class:`~clipprep.batch.BatchResult`), named by ``names`` (path -> name, see
+    :func:`character_names`), with one analyzer for all. Yields ``(path, name, outcome)`` per
+    clip submitted: its :class:`SubmitResult`, or the :class:`ClipprepError` that stopped it
+    (one clip's failure does not stop the others). ``submit_args`` go to :func:`submit`."""
+    from .pipeline import Analyzer
+
+    with Analyzer(options) as analyzer:
+        for result in results:
+            if result.verdict not in ("ready", "fixable"):
+                continue
+            name = names[result.path]
+            try:
+                outcome = submit(result.path, name=name, analyzer=analyzer, **submit_args)
+            except ClipprepError as exc:
+                outcome = exc
+            yield result.path, name, outcome

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from clipprep.batch import Settings, check_many, find_clips
+from clipprep.options import Options
 from clipprep.synth import Segment
 
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
@@ -210,9 +211,11 @@ def test_invalid_names_stop_before_any_upload(folder, tmp_path):
 
 def test_settings_change_the_cache_key():
     base = Settings()
-    assert base.cache_key("abc") != Settings(sample_fps=5).cache_key("abc")
-    assert base.cache_key("abc") != Settings(profile="openai-characters").cache_key("abc")
-    assert base.cache_key("abc") == Settings().cache_key("abc")
+    assert base.cache_key("abc") != Settings(Options(sample_fps=5)).cache_key("abc")
+    assert base.cache_key("abc") != Settings(Options(profile="openai-characters")).cache_key("abc")
+    assert base.cache_key("abc") != Settings(Options(thorough=True)).cache_key("abc")
+    assert base.cache_key("abc") != Settings(Options(subject="any")).cache_key("abc")
+    assert base.cache_key("abc") == Settings(Options()).cache_key("abc")
 
 
 def test_prepare_outputs_never_collide_and_follow_the_folder(ready_clip, tmp_path):
@@ -229,8 +232,7 @@ def test_prepare_outputs_never_collide_and_follow_the_folder(ready_clip, tmp_pat
     cache = tmp_path / "cache"
     for round_, out in enumerate((tmp_path / "out1", tmp_path / "out2")):
         out.mkdir()
-        settings = Settings(prepare_dir=str(out))
-        results = list(check_many(clips, workers=2, settings=settings, cache_folder=cache))
+        results = list(check_many(clips, workers=2, prepare_dir=out, cache_folder=cache))
         outputs = [r.data["prepared"]["output"] for r in results]
         assert all(r.data["prepared"]["verdict"] == "ready" for r in results), outputs
         assert len(set(outputs)) == 3

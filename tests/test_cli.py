@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clipprep.cli import EXIT_FIXABLE, EXIT_READY, EXIT_UNREADABLE, EXIT_USAGE
+from clipprep._cli.exits import EXIT_FIXABLE, EXIT_READY, EXIT_UNREADABLE, EXIT_USAGE
 
 ENTRY_POINT = shutil.which("clipprep", path=str(Path(sys.executable).parent)) or shutil.which(
     "clipprep"

@@ -9,7 +9,6 @@ time limit, or the death of its process, ends that read.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import signal
@@ -24,7 +23,7 @@ import pytest
 from clipprep.batch import Settings, check_many
 from clipprep.errors import UsageError
 from clipprep.files import sha256_file
-from clipprep.profiles import get_profile
+from clipprep.options import Options
 from clipprep.synth import Segment, build_clip
 
 BIN = os.path.dirname(sys.executable)
@@ -174,8 +173,8 @@ def test_two_thread_worker_gives_the_local_results_for_relative_paths(clips, clu
     (other / "clipprep").mkdir(parents=True)
     for source in (ROOT / "clipprep").glob("*.py"):
         (other / "clipprep" / source.name).write_text(source.read_text())
-    init = other / "clipprep" / "__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "', '__version__ = "9.9.9+'))
+    version = other / "clipprep" / "_version.py"
+    version.write_text(version.read_text().replace('__version__ = "', '__version__ = "9.9.9+'))
     stale = cluster.worker(address, pythonpath=other)
     refused = batch(
         [*relative, "--scheduler", address, "--out", "o", "--worker-wait", "120"], tmp_path
@@ -305,9 +304,7 @@ def test_a_stuck_clip_is_cut_off_by_the_hard_time_limit(clips, tmp_path):
     profile limit -> 27 s), its worker restarted, and the clip behind it still checked."""
     from distributed import Client, LocalCluster
 
-    profile = get_profile(None)
-    limits = dataclasses.replace(profile.limits, max_seconds=10)
-    settings = Settings(profile=dataclasses.replace(profile, limits=limits))
+    settings = Settings(Options(time_limit=10))
     stall(clips / "a.mp4", tmp_path / "cache", settings)
     with (
         LocalCluster(
@@ -320,7 +317,7 @@ def test_a_stuck_clip_is_cut_off_by_the_hard_time_limit(clips, tmp_path):
         results = {}
         for result in check_many(
             [clips / "a.mp4", clips / "b.mp4"],
-            settings=settings,
+            options=settings.options,
             cache_folder=tmp_path / "cache",
             scheduler=client,
         ):

@@ -12,8 +12,8 @@ import av
 import numpy as np
 import pytest
 
-from clipprep.errors import UsageError
-from clipprep.export import PrepareError, prepare
+from clipprep.errors import PrepareError, UsageError
+from clipprep.export import prepare
 from clipprep.probe import probe
 from clipprep.synth import Segment, clip_frames, write_clip
 

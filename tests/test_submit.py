@@ -12,10 +12,17 @@ import time
 import pytest
 from fake_api import API_KEY, FakeApi, run_clipprep
 
-from clipprep.errors import AuthError, OutcomeUnknown, ServiceError, ServiceGone, UsageError
+from clipprep.errors import (
+    AuthError,
+    OutcomeUnknown,
+    PreflightError,
+    ServiceError,
+    ServiceGone,
+    UsageError,
+)
 from clipprep.ledger import Ledger
 from clipprep.providers.http import RetryPolicy
-from clipprep.submission import PreflightError, submit
+from clipprep.submission import submit
 from clipprep.synth import Segment
 
 FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from clipprep.cli import (
+from clipprep._cli.exits import (
     EXIT_FIXABLE,
     EXIT_READY,
     EXIT_REJECTED,

@@ -252,7 +252,6 @@ class ApiClient:
                 if creates:
                     raise OutcomeUnknown(
                         f"{self._service} answered the create request with {exc}",
-                        hint="check your account before retrying; `--force` creates anew",
                     ) from None
                 raise ServiceError(
                     f"{self._service} answered with {exc}", code="bad_response"
@@ -272,7 +271,6 @@ class ApiClient:
                     raise OutcomeUnknown(
                         f"{self._service} did not answer the create request ({self._why(exc)}); "
                         "it may or may not have created the character",
-                        hint="check your account before retrying; `--force` creates anew",
                     ) from None
                 if attempt >= self._retry.attempts:
                     raise ServiceError(
@@ -299,7 +297,6 @@ class ApiClient:
             return OutcomeUnknown(
                 f"{self._service} did not finish answering the create request in time; "
                 "it may or may not have created the character",
-                hint="check your account before retrying; `--force` creates anew",
             )
         return ServiceError(
             f"{self._service} did not answer in time (deadline reached)",
@@ -356,7 +353,6 @@ class ApiClient:
         return OutcomeUnknown(
             f"{self._service} answered {response.status_code} to the create request; "
             "it may or may not have created the character",
-            hint="check your account before retrying; `--force` creates anew",
         )
 
     def _decode(self, response, body: bytes, creates: bool) -> dict:
@@ -414,7 +410,6 @@ class ApiClient:
             if creates:
                 raise OutcomeUnknown(
                     f"{message} to the create request; it may have created the character",
-                    hint="check your account before retrying; `--force` creates anew",
                 ) from None
             raise ServiceError(message, code="bad_response") from None
         return data

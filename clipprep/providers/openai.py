@@ -43,6 +43,5 @@ class OpenAIProvider(Provider):
         if not isinstance(character, str) or not character:
             raise OutcomeUnknown(
                 "OpenAI accepted the create request but its answer has no character id",
-                hint="check your account before retrying; `--force` creates anew",
             )
         return Outcome(COMPLETED, character_id=character)

@@ -51,7 +51,6 @@ class WaveSpeedProvider(Provider):
         if not isinstance(prediction, str) or not prediction:
             raise OutcomeUnknown(
                 "WaveSpeed accepted the create request but its answer has no prediction id",
-                hint="check your account before retrying; `--force` creates anew",
             )
         return _outcome(prediction, data)
 
