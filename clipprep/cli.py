@@ -455,7 +455,7 @@ _ledger_option = click.option(
 @click.option("--name", required=True, help="The character's name (1–80 characters).")
 @click.option(
     "--provider",
-    type=click.Choice(["wavespeed", "openai"]),
+    type=click.Choice(["wavespeed", "openai", "fal"]),
     default="wavespeed",
     show_default=True,
     help="Which characters API.",
@@ -573,7 +573,7 @@ def submit(
     show_default=True,
     help="Character names: stem, parent, or csv:FILE (columns: file,name).",
 )
-@click.option("--provider", type=click.Choice(["wavespeed", "openai"]), default="wavespeed")
+@click.option("--provider", type=click.Choice(["wavespeed", "openai", "fal"]), default="wavespeed")
 @click.option("--api-base", help="API base URL for --submit.")
 @_ledger_option
 @click.option(

@@ -34,6 +34,7 @@ class Provider(ABC):
     key_variable: str  # the environment variable holding its API key
     default_base: str
     needs_upload: bool  # True when create takes a URL, so a local file is uploaded first
+    auth_scheme: str = "Bearer"  # Authorization: <scheme> <key>
 
     def __init__(self, client: ApiClient):
         self.client = client
@@ -62,8 +63,11 @@ def get_provider_class(name: str) -> type[Provider]:
 
 
 # Imported last: each provider module builds on the names defined above.
+from .fal import FalProvider  # noqa: E402
 from .openai import OpenAIProvider  # noqa: E402
 from .wavespeed import WaveSpeedProvider  # noqa: E402
 
-PROVIDERS: dict[str, type[Provider]] = {p.name: p for p in (WaveSpeedProvider, OpenAIProvider)}
+PROVIDERS: dict[str, type[Provider]] = {
+    p.name: p for p in (WaveSpeedProvider, OpenAIProvider, FalProvider)
+}
 DEFAULT_PROVIDER = WaveSpeedProvider.name
