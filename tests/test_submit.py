@@ -521,3 +521,15 @@ def test_fal_key_reaches_only_fal_and_never_the_ledger(api, ready_clip, ledger_p
     assert result.stdout.startswith("char_req_")
     assert API_KEY not in result.stdout + result.stderr
     assert API_KEY.encode() not in ledger_path.read_bytes()
+
+
+def test_fal_request_it_no_longer_knows_is_a_clear_error(api, send, ready_clip, ledger_path):
+    api.prediction_mode = "stay"
+    with pytest.raises(ServiceError):
+        send(ready_clip, provider="fal", poll_deadline_s=0.3)
+    api.predictions.clear()  # fal forgot the request (expired, or another account's)
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip, provider="fal")
+    assert error.value.code == "request_unknown"
+    assert "does not know request req_" in error.value.message
+    assert "--force" in error.value.hint and api.create_calls == 1

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import OutcomeUnknown, ServiceError, UsageError
+from ..errors import OutcomeUnknown, ServiceError, ServiceGone, UsageError
 from . import COMPLETED, FAILED, PENDING, Outcome, Provider
 from .http import check_base_url, detail_text
 
@@ -94,7 +94,15 @@ class FalProvider(Provider):
 
     def poll(self, prediction_id: str) -> Outcome:
         """Read the request's status; once completed, fetch its result."""
-        status = self.client.request("GET", STATUS.format(id=prediction_id))
+        try:
+            status = self.client.request("GET", STATUS.format(id=prediction_id))
+        except ServiceGone:
+            # The queue route is there (the submit reached it); this request is not.
+            raise ServiceError(
+                f"fal does not know request {prediction_id} (its status route answers not found)",
+                code="request_unknown",
+                hint="check your fal dashboard; `--force` submits the clip anew",
+            ) from None
         state = status.get("status")
         if state in _WORKING:
             return Outcome(PENDING, prediction_id)
