@@ -13,6 +13,7 @@ routes share the generic names where they play the same part: its storage initia
 - ``("reset",)``: do the work, then drop the connection without an answer;
 - ``("malformed",)``: do the work, answer 200 with broken JSON;
 - ``("html",)``: do the work, answer 200 with an HTML page;
+- ``("answer", payload)``: do the work, answer 200 with ``payload`` (a JSON object) instead;
 - ``("huge", megabytes)``: do the work, answer 200 with a JSON body that large;
 - ``("redirect", url)``: answer 302 to ``url`` and do nothing;
 - ``("hold", event)``: wait until the ``threading.Event`` is set (at most 300 s), then do the
@@ -185,6 +186,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_raw(200, b'{"data": {"id": "pred_', "application/json")
         elif fault[0] == "html":
             self._send_raw(200, b"<html><body>Maintenance</body></html>", "text/html")
+        elif fault[0] == "answer":
+            self._send(200, fault[1])
         elif fault[0] == "trickle":
             self._trickle(status, answer, fault[1])
         elif fault[0] == "huge":

@@ -144,6 +144,15 @@ def test_lost_create_answer_is_unknown_and_never_resent(
     assert api.create_calls == 2
 
 
+@pytest.mark.parametrize("provider", [*QUEUED, "openai"])
+def test_create_answer_without_an_id_is_unknown(api, send, ready_clip, ledger_path, provider):
+    api.fault("openai" if provider == "openai" else "create", ("answer", {"status": "ok"}))
+    with pytest.raises(OutcomeUnknown) as error:
+        send(ready_clip, provider=provider)
+    assert "accepted the create request but its answer has no" in error.value.message
+    assert rows(ledger_path)[0].status == "unknown" and api.created == 1
+
+
 @each_queued
 def test_flaky_polls_are_retried(api, send, ready_clip, provider):
     api.polls_before_done = 2

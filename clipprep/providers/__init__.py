@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import OutcomeUnknown, UsageError
 from .http import ApiClient
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
@@ -50,6 +50,17 @@ class Provider(ABC):
     def poll(self, prediction_id: str) -> Outcome:
         """Ask how a pending character is doing."""
         raise NotImplementedError(f"{self.name} answers create at once")
+
+    def answered_id(self, answer: dict, field: str, what: str) -> str:
+        """The id a create answer must hold; without it the outcome is unknown (the service
+        took the request, so the character may exist)."""
+        value = answer.get(field)
+        if not isinstance(value, str) or not value:
+            raise OutcomeUnknown(
+                f"{self.service} accepted the create request but its answer has no {what}",
+                hint="check your account before retrying; `--force` creates anew",
+            )
+        return value
 
 
 def get_provider_class(name: str) -> type[Provider]:

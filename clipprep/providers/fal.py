@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import OutcomeUnknown, ServiceError, ServiceGone, UsageError
+from ..errors import ServiceError, ServiceGone, UsageError
 from . import COMPLETED, FAILED, PENDING, Outcome, Provider
 from .http import check_base_url, detail_text
 
@@ -84,13 +84,7 @@ class FalProvider(Provider):
         answer = self.client.request(
             "POST", SUBMIT, json={"video_url": video_url, "name": name}, creates=True
         )
-        request_id = answer.get("request_id")
-        if not isinstance(request_id, str) or not request_id:
-            raise OutcomeUnknown(
-                "fal accepted the request but its answer has no request_id",
-                hint="check your fal dashboard before retrying; `--force` creates anew",
-            )
-        return Outcome(PENDING, request_id)
+        return Outcome(PENDING, self.answered_id(answer, "request_id", "request_id"))
 
     def poll(self, prediction_id: str) -> Outcome:
         """Read the request's status; once completed, fetch its result."""
