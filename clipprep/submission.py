@@ -161,6 +161,7 @@ def submit(
         retry=retry,
         transport=transport,
         request_deadline_s=request_deadline_s,
+        auth_scheme=provider_class.auth_scheme,
     )
     total = deadline_s if deadline_s is not None else poll_deadline_s + 10 * request_deadline_s
     client.deadline = time.monotonic() + total

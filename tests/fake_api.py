@@ -1,8 +1,11 @@
-"""A characters API on 127.0.0.1 speaking WaveSpeed's and OpenAI's documented shapes, with
-scripted faults, for tests of ``clipprep submit`` over real HTTP.
+"""A characters API on 127.0.0.1 speaking WaveSpeed's, OpenAI's and fal's documented shapes,
+with scripted faults, for tests of ``clipprep submit`` over real HTTP.
 
-Faults are queued per route (``upload``, ``create``, ``result``, ``openai``); each request to a
-route takes the next one, if any:
+Faults are queued per route (``upload``, ``create``, ``result``, ``openai``; fal adds
+``storage_put`` and ``fal_result``); each request to a route takes the next one, if any. fal's
+routes share the generic names where they play the same part: its storage initiate is
+``upload``, its queue submit ``create``, its status poll ``result``; the signed-URL PUT is
+``storage_put`` and the result fetch ``fal_result``.
 
 - ``("status", code)`` / ``("status", code, {"Retry-After": "1"})``: answer that status and do
   nothing (a create is *not* performed);
@@ -10,6 +13,7 @@ route takes the next one, if any:
 - ``("reset",)``: do the work, then drop the connection without an answer;
 - ``("malformed",)``: do the work, answer 200 with broken JSON;
 - ``("html",)``: do the work, answer 200 with an HTML page;
+- ``("answer", payload)``: do the work, answer 200 with ``payload`` (a JSON object) instead;
 - ``("huge", megabytes)``: do the work, answer 200 with a JSON body that large;
 - ``("redirect", url)``: answer 302 to ``url`` and do nothing;
 - ``("hold", event)``: wait until the ``threading.Event`` is set (at most 300 s), then do the
@@ -18,8 +22,10 @@ route takes the next one, if any:
   included) one byte every ``seconds``, for as long as the client listens.
 
 ``prediction_mode``: ``"complete"`` (after ``polls_before_done`` polls), ``"fail"`` (with
-``prediction_error`` as the error), ``"stay"``. ``on_create``: called when a create is acted on.
-``created_names`` counts the creates acted on per name.
+``prediction_error`` as the error), ``"stay"``; for fal also ``"refuse"`` (the status says
+COMPLETED, the result is a 422 with ``prediction_error`` in its ``detail`` list).
+``on_create``: called when a create is acted on. ``created_names`` counts the creates acted on
+per name.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ import threading
 import time
 
 API_KEY = "sk-test-Zq8SECRETkey-0042"
+# The providers that upload the clip, then poll a queued request; how their character ids start
+# on this server, and the variable holding their key.
+QUEUED = ("wavespeed", "fal")
+CHARACTER_PREFIX = {"wavespeed": "char_pred_", "fal": "char_req_"}
+KEY_VARIABLE = {"wavespeed": "WAVESPEED_API_KEY", "fal": "FAL_KEY", "openai": "OPENAI_API_KEY"}
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 
 
@@ -105,6 +116,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self._route("GET")
 
+    def do_PUT(self):
+        self._route("PUT")
+
     def _route(self, method: str) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = self.path.split("?")[0]
@@ -116,6 +130,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             route, act = "result", lambda: self._result(path.split("/")[4])
         elif method == "POST" and path == "/v1/videos/characters":
             route, act = "openai", lambda: self._create_openai(body)
+        elif method == "POST" and path == "/storage/upload/initiate":
+            route, act = "upload", lambda: self._fal_initiate(body)
+        elif method == "PUT" and path.startswith("/fal-storage/"):
+            route, act = "storage_put", lambda: self._fal_put(body)
+        elif method == "POST" and path == "/fal-ai/sora-2/characters":
+            route, act = "create", lambda: self._fal_submit(body)
+        elif method == "GET" and path.startswith("/fal-ai/sora-2/requests/"):
+            parts = path.split("/")  # "", "fal-ai", "sora-2", "requests", id[, "status"]
+            request_id = parts[4]
+            if parts[5:] == ["status"]:
+                route, act = "result", lambda: self._fal_status(request_id)
+            else:
+                route, act = "fal_result", lambda: self._fal_result(request_id)
         else:
             self._send(404, {"error": "not found"})
             return
@@ -125,7 +152,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.server.create_calls += 1
             fault = self.server.faults[route].popleft() if self.server.faults[route] else None
         received = self.headers.get("Authorization", "")
-        if received != f"Bearer {API_KEY}":
+        if route == "storage_put":
+            if received:  # a signed URL needs no key, and must never be given one
+                self._send(400, {"error": "an Authorization header reached the storage bucket"})
+                return
+        elif path.startswith(("/fal-ai/", "/storage/")):
+            if received != f"Key {API_KEY}":
+                self._send(401, {"detail": f"invalid key: {received}"})  # echoed, like above
+                return
+        elif received != f"Bearer {API_KEY}":
             # Like some real services, echo what was received: the client must redact it.
             self._send(401, {"error": {"message": f"invalid key: {received}", "code": "auth"}})
             return
@@ -151,6 +186,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_raw(200, b'{"data": {"id": "pred_', "application/json")
         elif fault[0] == "html":
             self._send_raw(200, b"<html><body>Maintenance</body></html>", "text/html")
+        elif fault[0] == "answer":
+            self._send(200, fault[1])
         elif fault[0] == "trickle":
             self._trickle(status, answer, fault[1])
         elif fault[0] == "huge":
@@ -212,7 +249,65 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._acted(name)
         return 200, {"id": f"char_oa{self.server.next_id()}", "name": name, "created_at": 1}
 
-    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+    def _fal_initiate(self, body: bytes):
+        request = json.loads(body)
+        assert request["content_type"] == "video/mp4", request
+        n = self.server.next_id()
+        return 200, {
+            "upload_url": f"{self.server.base_url}/fal-storage/{n}?signature=s{n}",
+            "file_url": f"{self.server.base_url}/files/{n}/{request['file_name']}",
+        }
+
+    def _fal_put(self, body: bytes):
+        self.server.uploads.append(len(body))
+        return 200, None  # like a storage bucket: 200 with an empty body
+
+    def _fal_submit(self, body: bytes):
+        request = json.loads(body)
+        if set(request) != {"video_url", "name"} or "/files/" not in request["video_url"]:
+            return 422, {"detail": [{"loc": ["body"], "msg": "bad input", "type": "value_error"}]}
+        self._acted(request["name"])
+        request_id = f"req_{self.server.next_id()}"
+        self.server.predictions[request_id] = {"name": request["name"], "polls": 0}
+        queue = f"{self.server.base_url}/fal-ai/sora-2/requests/{request_id}"
+        return 200, {
+            "request_id": request_id,
+            "response_url": queue,
+            "status_url": f"{queue}/status",
+            "cancel_url": f"{queue}/cancel",
+            "queue_position": 0,
+        }
+
+    def _fal_status(self, request_id: str):
+        record = self.server.predictions.get(request_id)
+        if record is None:
+            return 404, {"detail": "Request not found"}
+        record["polls"] += 1
+        mode = self.server.prediction_mode
+        if mode == "fail":
+            error = self.server.prediction_error
+            return 200, {"status": "COMPLETED", "error": error, "error_type": "runner_server_error"}
+        done = mode == "complete" and record["polls"] > self.server.polls_before_done
+        if mode == "refuse" or done:
+            return 200, {"status": "COMPLETED", "logs": None, "metrics": {"inference_time": 1.0}}
+        state = "IN_QUEUE" if record["polls"] == 1 else "IN_PROGRESS"
+        return 202, {"status": state, "queue_position": 0, "logs": None}
+
+    def _fal_result(self, request_id: str):
+        record = self.server.predictions.get(request_id)
+        if record is None:
+            return 404, {"detail": "Request not found"}
+        if self.server.prediction_mode == "refuse":
+            problem = {"loc": ["body", "video_url"], "msg": self.server.prediction_error}
+            return 422, {"detail": [{**problem, "type": "value_error"}]}
+        if record["polls"] <= self.server.polls_before_done:
+            return 400, {"detail": "Request is still in progress"}
+        return 200, {"id": f"char_{request_id}", "name": record["name"]}
+
+    def _send(self, status: int, payload: dict | None, headers: dict | None = None) -> None:
+        if payload is None:
+            self._send_raw(status, b"", "text/plain", headers)
+            return
         self._send_raw(status, json.dumps(payload).encode(), "application/json", headers)
 
     def _send_raw(self, status, body: bytes, kind: str, headers: dict | None = None) -> None:

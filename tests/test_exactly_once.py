@@ -11,14 +11,15 @@ import threading
 import time
 
 import pytest
-from fake_api import API_KEY, ENTRY
+from fake_api import API_KEY, CHARACTER_PREFIX, ENTRY, KEY_VARIABLE
 
 from clipprep.ledger import Ledger, process_started
 
 
-def start(api, clip, ledger, name, *extra, key=API_KEY):
-    env = {**os.environ, "WAVESPEED_API_KEY": key, "CLIPPREP_API_BASE": api.base_url}
+def start(api, clip, ledger, name, *extra, key=API_KEY, provider="wavespeed"):
+    env = {**os.environ, KEY_VARIABLE[provider]: key, "CLIPPREP_API_BASE": api.base_url}
     args = [ENTRY, "submit", str(clip), "--name", name, "--ledger", str(ledger), *extra]
+    args += ["--provider", provider]
     return subprocess.Popen(
         args,
         env=env,
@@ -57,20 +58,25 @@ def rows_named(ledger, name):
         return [r for r in book.all() if r.name == name]
 
 
-@pytest.mark.parametrize("processes", [2, 4])
-def test_concurrent_submits_create_exactly_once(api, ready_clip, tmp_path, processes):
+@pytest.mark.parametrize(
+    ("provider", "processes"), [("wavespeed", 2), ("wavespeed", 4), ("fal", 3)]
+)
+def test_concurrent_submits_create_exactly_once(api, ready_clip, tmp_path, provider, processes):
     ledger = tmp_path / "ledger.sqlite3"
     api.polls_before_done = 2
     for round_ in range(3):
         name = f"Twin{processes}x{round_}"
         uploads_before = len(api.uploads)
-        runs = [start(api, ready_clip, ledger, name, "--wait", "120") for _ in range(processes)]
+        runs = [
+            start(api, ready_clip, ledger, name, "--wait", "120", provider=provider)
+            for _ in range(processes)
+        ]
         results = [finish(run) for run in runs]
         for code, _, err in results:
             assert code == 0, err
             assert "lost" not in err and "Traceback" not in err
         ids = {out.split()[0] for _, out, _ in results}
-        assert len(ids) == 1 and ids.pop().startswith("char_pred_")
+        assert len(ids) == 1 and ids.pop().startswith(CHARACTER_PREFIX[provider])
         assert api.created_names[name] == 1, results
         assert len(api.uploads) - uploads_before == 1
         [row] = rows_named(ledger, name)
@@ -95,12 +101,18 @@ def test_second_run_during_the_create_waits_for_it(api, ready_clip, tmp_path):
     assert api.create_calls == api.created == 1
 
 
-def test_waiter_gives_up_clearly_and_a_dead_owner_is_taken_over(api, ready_clip, tmp_path):
+@pytest.mark.parametrize("provider", ["wavespeed", "fal"])
+def test_waiter_gives_up_clearly_and_a_dead_owner_is_taken_over(
+    api, ready_clip, tmp_path, provider
+):
+    """The dead owner's recorded request id is adopted: polled, never submitted again."""
     ledger = tmp_path / "ledger.sqlite3"
     api.prediction_mode = "stay"
-    owner = start(api, ready_clip, ledger, "Joe", "--wait", "300")
+    owner = start(api, ready_clip, ledger, "Joe", "--wait", "300", provider=provider)
     wait_for_status(ledger, "pending", owner)
-    impatient = start(api, ready_clip, ledger, "Joe", "--wait", "1", "--timeout", "1")
+    impatient = start(
+        api, ready_clip, ledger, "Joe", "--wait", "1", "--timeout", "1", provider=provider
+    )
     code, out, err = finish(impatient)
     assert code == 8, err
     assert f"being submitted by another process (pid {owner.pid}" in err
@@ -108,9 +120,11 @@ def test_waiter_gives_up_clearly_and_a_dead_owner_is_taken_over(api, ready_clip,
     owner.send_signal(signal.SIGKILL)  # its claim is now stale
     owner.wait()
     api.prediction_mode = "complete"
-    code, out, err = finish(start(api, ready_clip, ledger, "Joe"))
+    code, out, err = finish(start(api, ready_clip, ledger, "Joe", provider=provider))
     assert code == 0, err
-    assert out.startswith("char_pred_") and "resuming ledger #1" in err
+    assert out.startswith(CHARACTER_PREFIX[provider]) and "resuming ledger #1" in err
+    [row] = rows_named(ledger, "Joe")
+    assert f"waiting for {row.prediction_id}" in err  # the id the dead owner recorded
     assert api.create_calls == api.created == 1
 
 

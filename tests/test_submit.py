@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from fake_api import API_KEY, FakeApi, run_clipprep
+from fake_api import API_KEY, CHARACTER_PREFIX, KEY_VARIABLE, QUEUED, FakeApi, run_clipprep
 
 from clipprep.errors import (
     AuthError,
@@ -63,14 +63,21 @@ def rows(ledger_path):
         return book.all()
 
 
-def test_creates_once_and_answers_again_from_the_ledger(api, send, ready_clip, ledger_path):
-    first = send(ready_clip)
-    assert first.character_id.startswith("char_pred_")
+# Tests marked with this run once per provider that uploads and then polls a queued request.
+each_queued = pytest.mark.parametrize("provider", QUEUED)
+
+
+@each_queued
+def test_creates_once_and_answers_again_from_the_ledger(
+    api, send, ready_clip, ledger_path, provider
+):
+    first = send(ready_clip, provider=provider)
+    assert first.character_id.startswith(CHARACTER_PREFIX[provider])
     assert first.submission.owner_pid is None  # released when done
     assert (api.create_calls, api.created) == (1, 1)
-    assert api.requests[:2] == ["upload", "create"]
+    assert api.requests.index("upload") < api.requests.index("create")
     seen = len(api.requests)
-    again = send(ready_clip)
+    again = send(ready_clip, provider=provider)
     assert again.reused and again.character_id == first.character_id
     assert len(api.requests) == seen  # no request at all
     [row] = rows(ledger_path)
@@ -83,11 +90,12 @@ def test_openai_provider(api, send, ready_clip):
     assert api.requests == ["openai"]
 
 
-def test_rejected_key_is_a_clear_error_without_the_key(api, send, ready_clip):
+@each_queued
+def test_rejected_key_is_a_clear_error_without_the_key(api, send, ready_clip, provider):
     with pytest.raises(AuthError) as error:
-        send(ready_clip, api_key="sk-wrong-Zq8SECRET-9999")
+        send(ready_clip, api_key="sk-wrong-Zq8SECRET-9999", provider=provider)
     text = f"{error.value.message} {error.value.hint}"
-    assert "401" in text and "WAVESPEED_API_KEY" in text
+    assert "401" in text and KEY_VARIABLE[provider] in text
     assert "sk-wrong-Zq8SECRET-9999" not in text
     assert api.created == 0
 
@@ -99,78 +107,98 @@ def test_missing_key_says_which_variable(send, ready_clip, monkeypatch):
     assert "WAVESPEED_API_KEY" in error.value.hint
 
 
-def test_429_with_retry_after_is_honoured(api, send, ready_clip):
+@each_queued
+def test_429_with_retry_after_is_honoured(api, send, ready_clip, provider):
     api.fault("create", ("status", 429, {"Retry-After": "1"}))
     started = time.monotonic()
-    result = send(ready_clip)
+    result = send(ready_clip, provider=provider)
     assert time.monotonic() - started >= 1.0
     assert result.character_id and (api.create_calls, api.created) == (2, 1)
 
 
-def test_503_is_retried_500_is_not(api, send, ready_clip, ledger_path):
+@each_queued
+def test_503_is_retried_500_is_not(api, send, ready_clip, ledger_path, provider):
     api.fault("create", ("status", 503), ("status", 503))
-    assert send(ready_clip).character_id
+    assert send(ready_clip, provider=provider).character_id
     assert (api.create_calls, api.created) == (3, 1)
     api.fault("create", ("status", 500))
     with pytest.raises(OutcomeUnknown):
-        send(ready_clip, name="Other")
+        send(ready_clip, name="Other", provider=provider)
     assert api.create_calls == 4  # a 500 may hide a created character: never re-sent
 
 
+@each_queued
 @pytest.mark.parametrize(
     "fault",
     [("slow", 3), ("reset",), ("malformed",), ("html",), ("huge", 20)],
     ids=lambda f: f[0],
 )
-def test_lost_create_answer_is_unknown_and_never_resent(api, send, ready_clip, ledger_path, fault):
+def test_lost_create_answer_is_unknown_and_never_resent(
+    api, send, ready_clip, ledger_path, fault, provider
+):
     api.fault("create", fault)
     with pytest.raises(OutcomeUnknown) as error:
-        send(ready_clip, timeout=1)
-    assert "check your account" in error.value.hint
+        send(ready_clip, timeout=1, provider=provider)
+    assert "check your" in error.value.hint
     assert (api.create_calls, api.created) == (1, 1)
     assert rows(ledger_path)[0].status == "unknown"
     # Running it again does not re-send: the ledger remembers the lost answer.
     with pytest.raises(OutcomeUnknown):
-        send(ready_clip)
+        send(ready_clip, provider=provider)
     assert api.create_calls == 1
     # --force creates anew, knowingly.
-    assert send(ready_clip, force=True).character_id
+    assert send(ready_clip, force=True, provider=provider).character_id
     assert api.create_calls == 2
 
 
-def test_flaky_polls_are_retried(api, send, ready_clip):
+@pytest.mark.parametrize("provider", [*QUEUED, "openai"])
+def test_create_answer_without_an_id_is_unknown(api, send, ready_clip, ledger_path, provider):
+    api.fault("openai" if provider == "openai" else "create", ("answer", {"status": "ok"}))
+    with pytest.raises(OutcomeUnknown) as error:
+        send(ready_clip, provider=provider)
+    assert "accepted the create request but its answer has no" in error.value.message
+    assert rows(ledger_path)[0].status == "unknown" and api.created == 1
+
+
+@each_queued
+def test_flaky_polls_are_retried(api, send, ready_clip, provider):
     api.polls_before_done = 2
     api.fault("result", ("status", 503), ("reset",), ("status", 502))
-    assert send(ready_clip).character_id
+    assert send(ready_clip, provider=provider).character_id
     assert api.created == 1
 
 
-def test_failed_prediction_then_a_new_attempt(api, send, ready_clip, ledger_path):
+@each_queued
+def test_failed_prediction_then_a_new_attempt(api, send, ready_clip, ledger_path, provider):
     api.prediction_mode = "fail"
     with pytest.raises(ServiceError) as error:
-        send(ready_clip)
+        send(ready_clip, provider=provider)
     assert error.value.code == "prediction_failed" and "no face found" in error.value.message
-    assert rows(ledger_path)[0].status == "failed"
+    [row] = rows(ledger_path)
+    assert row.status == "failed" and "no face found" in row.error and row.prediction_id
     api.prediction_mode = "complete"
-    assert send(ready_clip).character_id
+    assert send(ready_clip, provider=provider).character_id
     assert api.created == 2
 
 
-def test_prediction_that_stays_processing_keeps_its_place(api, send, ready_clip):
+@each_queued
+def test_prediction_that_stays_processing_keeps_its_place(api, send, ready_clip, provider):
     api.prediction_mode = "stay"
     with pytest.raises(ServiceError) as error:
-        send(ready_clip, poll_deadline_s=0.3)
+        send(ready_clip, poll_deadline_s=0.3, provider=provider)
     assert error.value.code == "still_pending"
     api.prediction_mode = "complete"
-    result = send(ready_clip)
+    result = send(ready_clip, provider=provider)
     assert result.reused and result.character_id
     assert api.create_calls == 1
 
 
-def test_retired_route_says_so_at_once(api, send, ready_clip):
-    api.fault("create", ("status", 410))
+@each_queued
+@pytest.mark.parametrize("status", [404, 410])
+def test_retired_route_says_so_at_once(api, send, ready_clip, provider, status):
+    api.fault("create", ("status", status))
     with pytest.raises(ServiceGone) as error:
-        send(ready_clip)
+        send(ready_clip, provider=provider)
     assert "no longer offers characters" in error.value.message
     assert api.requests.count("create") == 1
 
@@ -282,10 +310,11 @@ def test_cli_errors_are_one_line_and_keep_the_key_secret(api, ready_clip, ledger
     assert "Traceback" not in result.stderr
 
 
-def test_huge_answer_to_a_read_is_refused_not_swallowed(api, send, ready_clip):
+@each_queued
+def test_huge_answer_to_a_read_is_refused_not_swallowed(api, send, ready_clip, provider):
     api.fault("upload", ("huge", 20), ("huge", 20), ("huge", 20), ("huge", 20))
     with pytest.raises(ServiceError) as error:
-        send(ready_clip)
+        send(ready_clip, provider=provider)
     assert error.value.code == "bad_response" and "MiB" in error.value.message
     assert api.created == 0
 
@@ -379,10 +408,11 @@ def test_a_trickling_create_is_cut_at_the_request_deadline(api, ready_clip, ledg
     assert api.create_calls == 1
 
 
-def test_submission_deadline_bounds_the_retries(api, send, ready_clip):
+@each_queued
+def test_submission_deadline_bounds_the_retries(api, send, ready_clip, provider):
     api.fault("upload", *[("trickle", 0.5)] * 5)
     with pytest.raises(ServiceError) as error:
-        send(ready_clip, request_deadline_s=1.5, deadline_s=3, retry=FAST)
+        send(ready_clip, request_deadline_s=1.5, deadline_s=3, retry=FAST, provider=provider)
     assert error.value.code == "deadline_exceeded"
     assert api.created == 0
 
@@ -449,3 +479,73 @@ def test_unreachable_service_is_recorded_as_failed(send, ready_clip, ledger_path
     [row] = rows(ledger_path)
     assert row.status == "failed" and "cannot reach WaveSpeed" in row.error
     assert row.owner_pid is None
+
+
+# --- fal: storage upload, queue, status, result ----------------------------------------------
+
+
+def test_fal_uploads_to_storage_then_submits_and_polls(api, send, ready_clip, ledger_path):
+    result = send(ready_clip, provider="fal")
+    assert result.character_id.startswith("char_req_")
+    # Initiate (with the key), PUT to the signed URL (without it: the fake refuses a key there),
+    # submit, poll the status until COMPLETED, then fetch the result.
+    assert api.requests[:3] == ["upload", "storage_put", "create"]
+    assert api.requests[-1] == "fal_result" and "result" in api.requests
+    assert api.uploads == [ready_clip.stat().st_size]
+    [row] = rows(ledger_path)
+    assert row.provider == "fal" and row.status == "completed"
+    assert "/files/" in row.upload_url and row.prediction_id == result.character_id[5:]
+
+
+def test_fal_storage_put_is_retried_but_the_submit_is_sent_once(api, send, ready_clip):
+    api.fault("storage_put", ("status", 503), ("reset",))
+    assert send(ready_clip, provider="fal").character_id
+    assert api.requests.count("storage_put") == 3
+    assert (api.create_calls, api.created) == (1, 1)
+
+
+def test_fal_refused_result_is_failed_with_the_reason(api, send, ready_clip, ledger_path):
+    api.prediction_mode = "refuse"
+    api.prediction_error = "video must be at least 720p"
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip, provider="fal")
+    assert error.value.code == "prediction_failed"
+    assert "video_url: video must be at least 720p" in error.value.message
+    [row] = rows(ledger_path)
+    assert row.status == "failed" and "at least 720p" in row.error
+
+
+def test_fal_result_5xx_keeps_the_request_pending_and_a_rerun_adopts_it(
+    api, send, ready_clip, ledger_path
+):
+    api.fault("fal_result", ("status", 500))
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip, provider="fal")
+    assert error.value.code == "service_failed"
+    [row] = rows(ledger_path)
+    assert row.status == "pending" and row.prediction_id.startswith("req_")
+    again = send(ready_clip, provider="fal")
+    assert again.reused and again.character_id == f"char_{row.prediction_id}"
+    assert api.create_calls == 1
+
+
+def test_fal_key_reaches_only_fal_and_never_the_ledger(api, ready_clip, ledger_path):
+    result = submit_cli(
+        api, ready_clip, ledger_path, "--provider", "fal", env_extra={"FAL_KEY": API_KEY}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("char_req_")
+    assert API_KEY not in result.stdout + result.stderr
+    assert API_KEY.encode() not in ledger_path.read_bytes()
+
+
+def test_fal_request_it_no_longer_knows_is_a_clear_error(api, send, ready_clip, ledger_path):
+    api.prediction_mode = "stay"
+    with pytest.raises(ServiceError):
+        send(ready_clip, provider="fal", poll_deadline_s=0.3)
+    api.predictions.clear()  # fal forgot the request (expired, or another account's)
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip, provider="fal")
+    assert error.value.code == "request_unknown"
+    assert "does not know request req_" in error.value.message
+    assert "--force" in error.value.hint and api.create_calls == 1

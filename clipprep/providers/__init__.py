@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import OutcomeUnknown, UsageError
 from .http import ApiClient
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
@@ -34,6 +34,7 @@ class Provider(ABC):
     key_variable: str  # the environment variable holding its API key
     default_base: str
     needs_upload: bool  # True when create takes a URL, so a local file is uploaded first
+    auth_scheme: str = "Bearer"  # Authorization: <scheme> <key>
 
     def __init__(self, client: ApiClient):
         self.client = client
@@ -50,6 +51,17 @@ class Provider(ABC):
         """Ask how a pending character is doing."""
         raise NotImplementedError(f"{self.name} answers create at once")
 
+    def answered_id(self, answer: dict, field: str, what: str) -> str:
+        """The id a create answer must hold; without it the outcome is unknown (the service
+        took the request, so the character may exist)."""
+        value = answer.get(field)
+        if not isinstance(value, str) or not value:
+            raise OutcomeUnknown(
+                f"{self.service} accepted the create request but its answer has no {what}",
+                hint="check your account before retrying; `--force` creates anew",
+            )
+        return value
+
 
 def get_provider_class(name: str) -> type[Provider]:
     """The provider class registered under ``name``."""
@@ -62,8 +74,11 @@ def get_provider_class(name: str) -> type[Provider]:
 
 
 # Imported last: each provider module builds on the names defined above.
+from .fal import FalProvider  # noqa: E402
 from .openai import OpenAIProvider  # noqa: E402
 from .wavespeed import WaveSpeedProvider  # noqa: E402
 
-PROVIDERS: dict[str, type[Provider]] = {p.name: p for p in (WaveSpeedProvider, OpenAIProvider)}
+PROVIDERS: dict[str, type[Provider]] = {
+    p.name: p for p in (WaveSpeedProvider, OpenAIProvider, FalProvider)
+}
 DEFAULT_PROVIDER = WaveSpeedProvider.name

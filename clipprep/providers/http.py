@@ -170,6 +170,23 @@ def redact_text(text: str, forms: list[str]) -> str:
     return text
 
 
+def detail_text(detail) -> str:
+    """fal's ``detail``: a string (request errors), or a list of ``{"loc", "msg", "type"}``
+    (model validation errors), as one line."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc") or [] if p != "body")
+                parts.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return ""
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -194,6 +211,7 @@ class ApiClient:
         transport=None,
         sleep: Callable[[float], None] = time.sleep,
         request_deadline_s: float = DEFAULT_REQUEST_DEADLINE_S,
+        auth_scheme: str = "Bearer",
     ):
         import httpx
 
@@ -211,7 +229,7 @@ class ApiClient:
         self.deadline: float | None = None
         self._client = httpx.Client(
             base_url=self.base_url,
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "clipprep"},
+            headers={"Authorization": f"{auth_scheme} {api_key}", "User-Agent": "clipprep"},
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             follow_redirects=False,  # a redirect must never carry the key to another host
             transport=transport,
@@ -229,12 +247,21 @@ class ApiClient:
         return redact_text(text, self._forms)
 
     def request(
-        self, method: str, path: str, *, creates: bool = False, uploads: bool = False, **kwargs
+        self,
+        method: str,
+        path: str,
+        *,
+        creates: bool = False,
+        uploads: bool = False,
+        keyless: bool = False,
+        **kwargs,
     ) -> dict:
         """Send a request and return its JSON object, retrying where that is safe.
 
         ``creates``: the request makes something billable (see the module docstring).
         ``uploads``: it carries the clip (a longer total deadline).
+        ``keyless``: sent without the API key (to a signed URL the service answered with).
+        An empty 2xx answer to a request that creates nothing is the empty object.
         """
         import httpx
 
@@ -245,7 +272,7 @@ class ApiClient:
         while True:
             attempt += 1
             try:
-                response, body = self._send(method, path, until, **kwargs)
+                response, body = self._send(method, path, until, keyless, **kwargs)
             except _DeadlinePassed:
                 raise self._too_slow(creates) from None
             except _TooLarge as exc:
@@ -304,7 +331,7 @@ class ApiClient:
             hint="run the same command again later",
         )
 
-    def _send(self, method: str, path: str, until: float, **kwargs):
+    def _send(self, method: str, path: str, until: float, keyless: bool, **kwargs):
         """Send and read the answer by ``until`` (time.monotonic()), refusing to hold more
         than the cap in memory. Raises :class:`_DeadlinePassed` when the deadline cut it."""
         import httpx
@@ -321,6 +348,8 @@ class ApiClient:
             extensions={"trace": watchdog.trace},
             **kwargs,
         )
+        if keyless:
+            del request.headers["Authorization"]
         try:
             with watchdog:
                 response = self._client.send(request, stream=True)
@@ -401,6 +430,8 @@ class ApiClient:
         raise ServiceError(f"{self._service} failed ({status}){detail}", code="service_failed")
 
     def _json(self, body: bytes, creates: bool) -> dict:
+        if not creates and not body.strip():  # a storage PUT answers 200 with nothing
+            return {}
         try:
             data = json.loads(body)
             if not isinstance(data, dict):
@@ -415,7 +446,8 @@ class ApiClient:
         return data
 
     def _error_detail(self, body: bytes) -> str:
-        """A short, key-free description of an error body (OpenAI's and WaveSpeed's shapes)."""
+        """A short, key-free description of an error body (OpenAI's, WaveSpeed's and fal's
+        shapes)."""
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -426,5 +458,5 @@ class ApiClient:
         if isinstance(error, dict):
             text = error.get("message") or error.get("code") or ""
         else:
-            text = error or data.get("message") or ""
+            text = error or data.get("message") or detail_text(data.get("detail"))
         return f": {self.redact(str(text))[:300]}" if text else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import OutcomeUnknown, UsageError
+from ..errors import UsageError
 from . import COMPLETED, Outcome, Provider
 
 CREATE = "/v1/videos/characters"
@@ -39,9 +39,4 @@ class OpenAIProvider(Provider):
                 creates=True,
                 uploads=True,
             )
-        character = data.get("id")
-        if not isinstance(character, str) or not character:
-            raise OutcomeUnknown(
-                "OpenAI accepted the create request but its answer has no character id",
-            )
-        return Outcome(COMPLETED, character_id=character)
+        return Outcome(COMPLETED, character_id=self.answered_id(data, "id", "character id"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import OutcomeUnknown, ServiceError
+from ..errors import ServiceError
 from . import COMPLETED, FAILED, PENDING, Outcome, Provider
 
 UPLOAD = "/api/v3/media/upload/binary"
@@ -42,17 +42,12 @@ class WaveSpeedProvider(Provider):
 
     def create(self, *, name: str, video_url: str | None, path: Path | None) -> Outcome:
         """Create from the uploaded clip's URL; WaveSpeed answers with a prediction id."""
-        data = _data(
-            self.client.request(
-                "POST", CREATE, json={"video": video_url, "name": name}, creates=True
-            )
+        answer = self.client.request(
+            "POST", CREATE, json={"video": video_url, "name": name}, creates=True
         )
-        prediction = data.get("id")
-        if not isinstance(prediction, str) or not prediction:
-            raise OutcomeUnknown(
-                "WaveSpeed accepted the create request but its answer has no prediction id",
-            )
-        return _outcome(prediction, data)
+        # A 200 without the data object is no "no": the create was taken, its id unknown.
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        return _outcome(self.answered_id(data, "id", "prediction id"), data)
 
     def poll(self, prediction_id: str) -> Outcome:
         """Read the prediction's result."""
