@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import tonemap
+from . import media, tonemap
 from .errors import InputError
 
 DEFAULT_SAMPLE_FPS = 10.0
@@ -113,19 +113,11 @@ def iter_frames(
     the decoding thread). ``duration_s`` (the probed duration) lets the last frames be decoded
     in full. Raises :class:`InputError` when the file has no decodable video.
     """
-    import av
-
     stats = stats if stats is not None else DecodeStats()
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise InputError(f"{os.fspath(path)}: cannot open ({exc})") from None
-    with container:
-        if not container.streams.video:
+    with media.open_clip(path) as container:
+        stream = media.video_stream(container, threads=spare_cores())
+        if stream is None:
             raise InputError(f"{os.fspath(path)}: no video stream", code="no_video")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = spare_cores()
         sampler = _Sampler(stream, sample_fps, skip_unreferenced, duration_s)
         frames = _sampled(container, stream, sampler, long_side, stats, on_decoded)
         yield from _prefetched(frames)
@@ -264,10 +256,7 @@ def _upright_rgb(frame, long_side: int) -> np.ndarray:
     else:
         rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
         pixels = rgb.to_ndarray()
-    # PyAV's rotation is FFmpeg's: degrees the player turns the picture counter-clockwise,
-    # which is exactly what np.rot90 does for k = rotation / 90.
-    turns = round((frame.rotation or 0) / 90) % 4
-    return np.ascontiguousarray(np.rot90(pixels, k=turns)) if turns else pixels
+    return np.ascontiguousarray(media.upright(pixels, frame))
 
 
 def _opencv_convertible(frame) -> bool:
