@@ -59,6 +59,8 @@ class Frame:
     index: int  # position among the sampled frames (0, 1, 2, ...)
     time_s: float  # presentation time relative to the first frame, in seconds
     rgb: np.ndarray  # H x W x 3 uint8, upright, at analysis size
+    # What iter_frames' ``prepare`` made of ``rgb`` on the decoding thread (None without one).
+    prepared: object = None
 
 
 @dataclass
@@ -104,6 +106,7 @@ def iter_frames(
     skip_unreferenced: bool = True,
     on_decoded: Callable[[float, Signature], None] | None = None,
     duration_s: float | None = None,
+    prepare: Callable[[np.ndarray], object] | None = None,
 ) -> Iterator[Frame]:
     """Yield upright frames sampled at about ``sample_fps`` (every frame if the clip is slower).
 
@@ -111,7 +114,9 @@ def iter_frames(
     ``skip_unreferenced=False`` decodes every frame even when sampling would allow skipping.
     ``on_decoded(time_s, signature)`` is called for every decoded frame, in display order (from
     the decoding thread). ``duration_s`` (the probed duration) lets the last frames be decoded
-    in full. Raises :class:`InputError` when the file has no decodable video.
+    in full. ``prepare(rgb)``, when given, runs on every sampled frame in order on the decoding
+    thread (work that needs no face, taken off the analysis thread); its result is
+    ``Frame.prepared``. Raises :class:`InputError` when the file has no decodable video.
     """
     stats = stats if stats is not None else DecodeStats()
     with media.open_clip(path) as container:
@@ -119,7 +124,7 @@ def iter_frames(
         if stream is None:
             raise InputError(f"{os.fspath(path)}: no video stream", code="no_video")
         sampler = _Sampler(stream, sample_fps, skip_unreferenced, duration_s)
-        frames = _sampled(container, stream, sampler, long_side, stats, on_decoded)
+        frames = _sampled(container, stream, sampler, long_side, stats, on_decoded, prepare)
         yield from _prefetched(frames)
 
 
@@ -165,7 +170,9 @@ class _Sampler:
             self._context.skip_frame = wanted
 
 
-def _sampled(container, stream, sampler: _Sampler, long_side: int, stats: DecodeStats, on_decoded):
+def _sampled(
+    container, stream, sampler: _Sampler, long_side: int, stats: DecodeStats, on_decoded, prepare
+):
     origin: float | None = None
     for frame in _decoded(container, stream, stats):
         if frame.time is None:
@@ -178,7 +185,8 @@ def _sampled(container, stream, sampler: _Sampler, long_side: int, stats: Decode
         if not sampler.wants(time_s):
             continue
         rgb = _upright_rgb(frame, long_side)
-        yield Frame(index=stats.sampled, time_s=round(time_s, 6), rgb=rgb)
+        prepared = prepare(rgb) if prepare is not None else None
+        yield Frame(index=stats.sampled, time_s=round(time_s, 6), rgb=rgb, prepared=prepared)
         stats.sampled += 1
 
 
