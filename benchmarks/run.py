@@ -129,6 +129,45 @@ def peak_mb(command: list[str]) -> float:
     return int(out.strip()) / 1024  # ru_maxrss is in KiB on Linux
 
 
+def timed_cpu(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU time (user + sys of the process and its children) of one run."""
+    before = os.times()
+    started = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=False)
+    wall = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return wall, cpu
+
+
+def single_check_rows(clip: str, runs: int) -> list[tuple[str, str, str, str]]:
+    """``clipprep check`` against the bare threaded decode of the same clip (issue 17): the two
+    run alternately, so both see the same load; medians of wall and of CPU time, and their
+    ratios beside the target."""
+    bare, check = [], []
+    for _ in range(runs):
+        bare.append(timed_cpu(python_step(BARE_DECODE, clip)))
+        check.append(timed_cpu([CLIPPREP, "check", "--json", clip]))
+    wall = [statistics.median(w for w, _ in t) for t in (bare, check)]
+    cpu = [statistics.median(c for _, c in t) for t in (bare, check)]
+    return [
+        (
+            "2a. single check vs bare decode, wall",
+            f"{wall[1]:.2f} s",
+            f"{wall[1] / wall[0]:.2f}x ({wall[0]:.2f} s decode)",
+            "<= 1.25x decode",
+        ),
+        (
+            "2a. single check vs bare decode, CPU",
+            f"{cpu[1]:.2f} s",
+            f"{cpu[1] / cpu[0]:.2f}x ({cpu[0]:.2f} s decode)",
+            "",
+        ),
+    ]
+
+
 def main() -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -157,6 +196,7 @@ def main() -> None:
             "<= 1.25x decode",
         )
     )
+    rows.extend(single_check_rows(clip30, args.runs))
     short = timed([CLIPPREP, "check", "--json", str(clips["4s"])], args.runs)
     rows.append(("2. clipprep check, 4 s 720p", f"{short:.2f} s", "", "<= 2.5 s"))
     if not args.skip_naive:

@@ -261,15 +261,13 @@ def _error_entry(path: str, code: str, message: str, hint: str | None = None) ->
 
 def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> list[str]:
     """``count`` small JPEG data URIs spread over [start, end] of the clip (upright)."""
-    import av
     import cv2
-    import numpy as np
 
-    from . import tonemap
+    from . import media, tonemap
 
     wanted = [start + (end - start) * (i + 0.5) / count for i in range(count)]
     images = []
-    with av.open(path) as container:
+    with media.open_clip(path) as container:
         stream = container.streams.video[0]
         # A thumbnail may be a frame late: unreferenced frames are not decoded (0.9 -> 0.8 s
         # for the benchmark's 20 clips).
@@ -287,7 +285,7 @@ def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> 
                     rgb = tonemap.sdr_rgb(frame, width, height)
                 else:
                     rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-                rgb = np.rot90(rgb, k=round((frame.rotation or 0) / 90) % 4)
+                rgb = media.upright(rgb, frame)
                 ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
                 if ok:
                     images.append("data:image/jpeg;base64," + base64.b64encode(jpeg).decode())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import tonemap
+from . import media, tonemap
 from .errors import InputError, PrepareError, UsageError
 from .files import temporary_name_beside
 from .options import Options, refuse_both
@@ -304,11 +304,10 @@ def _encode(source: Path, target: Path, chosen: Plan, profile: Profile, on_frame
     import av
 
     with (
-        av.open(str(source), metadata_errors="ignore") as inp,
+        media.open_clip(source) as inp,
         av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out,
     ):
-        vin = inp.streams.video[0]
-        vin.thread_type = "AUTO"
+        vin = media.video_stream(inp, threads=media.AUTO)
         ain = inp.streams.audio[0] if inp.streams.audio and chosen.audio == "aac" else None
         rate = Fraction(chosen.fps).limit_denominator(1001)
         vout = out.add_stream("libx264", rate=rate)
@@ -432,10 +431,9 @@ def _transform(frame, chosen: Plan) -> np.ndarray:
     """Upright, cropped, scaled RGB for one source frame."""
     import cv2
 
-    turns = round((frame.rotation or 0) / 90) % 4
+    turns = media.quarter_turns(frame)
     pixels = _hdr_to_sdr(frame, chosen, turns) if tonemap.hdr_of(frame) else _sdr_rgb(frame)
-    if turns:
-        pixels = np.rot90(pixels, k=turns)
+    pixels = media.upright(pixels, frame)
     x, y, w, h = chosen.crop
     pixels = pixels[y : y + h, x : x + w]
     if pixels.shape[1::-1] != chosen.size:

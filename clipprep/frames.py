@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import tonemap
+from . import media, tonemap
 from .errors import InputError
 
 DEFAULT_SAMPLE_FPS = 10.0
@@ -59,6 +59,8 @@ class Frame:
     index: int  # position among the sampled frames (0, 1, 2, ...)
     time_s: float  # presentation time relative to the first frame, in seconds
     rgb: np.ndarray  # H x W x 3 uint8, upright, at analysis size
+    # What iter_frames' ``prepare`` made of ``rgb`` on the decoding thread (None without one).
+    prepared: object = None
 
 
 @dataclass
@@ -104,6 +106,7 @@ def iter_frames(
     skip_unreferenced: bool = True,
     on_decoded: Callable[[float, Signature], None] | None = None,
     duration_s: float | None = None,
+    prepare: Callable[[np.ndarray], object] | None = None,
 ) -> Iterator[Frame]:
     """Yield upright frames sampled at about ``sample_fps`` (every frame if the clip is slower).
 
@@ -111,23 +114,17 @@ def iter_frames(
     ``skip_unreferenced=False`` decodes every frame even when sampling would allow skipping.
     ``on_decoded(time_s, signature)`` is called for every decoded frame, in display order (from
     the decoding thread). ``duration_s`` (the probed duration) lets the last frames be decoded
-    in full. Raises :class:`InputError` when the file has no decodable video.
+    in full. ``prepare(rgb)``, when given, runs on every sampled frame in order on the decoding
+    thread (work that needs no face, taken off the analysis thread); its result is
+    ``Frame.prepared``. Raises :class:`InputError` when the file has no decodable video.
     """
-    import av
-
     stats = stats if stats is not None else DecodeStats()
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise InputError(f"{os.fspath(path)}: cannot open ({exc})") from None
-    with container:
-        if not container.streams.video:
+    with media.open_clip(path) as container:
+        stream = media.video_stream(container, threads=spare_cores())
+        if stream is None:
             raise InputError(f"{os.fspath(path)}: no video stream", code="no_video")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = spare_cores()
         sampler = _Sampler(stream, sample_fps, skip_unreferenced, duration_s)
-        frames = _sampled(container, stream, sampler, long_side, stats, on_decoded)
+        frames = _sampled(container, stream, sampler, long_side, stats, on_decoded, prepare)
         yield from _prefetched(frames)
 
 
@@ -173,7 +170,9 @@ class _Sampler:
             self._context.skip_frame = wanted
 
 
-def _sampled(container, stream, sampler: _Sampler, long_side: int, stats: DecodeStats, on_decoded):
+def _sampled(
+    container, stream, sampler: _Sampler, long_side: int, stats: DecodeStats, on_decoded, prepare
+):
     origin: float | None = None
     for frame in _decoded(container, stream, stats):
         if frame.time is None:
@@ -186,7 +185,8 @@ def _sampled(container, stream, sampler: _Sampler, long_side: int, stats: Decode
         if not sampler.wants(time_s):
             continue
         rgb = _upright_rgb(frame, long_side)
-        yield Frame(index=stats.sampled, time_s=round(time_s, 6), rgb=rgb)
+        prepared = prepare(rgb) if prepare is not None else None
+        yield Frame(index=stats.sampled, time_s=round(time_s, 6), rgb=rgb, prepared=prepared)
         stats.sampled += 1
 
 
@@ -264,10 +264,7 @@ def _upright_rgb(frame, long_side: int) -> np.ndarray:
     else:
         rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
         pixels = rgb.to_ndarray()
-    # PyAV's rotation is FFmpeg's: degrees the player turns the picture counter-clockwise,
-    # which is exactly what np.rot90 does for k = rotation / 90.
-    turns = round((frame.rotation or 0) / 90) % 4
-    return np.ascontiguousarray(np.rot90(pixels, k=turns)) if turns else pixels
+    return np.ascontiguousarray(media.upright(pixels, frame))
 
 
 def _opencv_convertible(frame) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,6 +99,14 @@ class FrameMetrics:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
+class PlainMeasures(NamedTuple):
+    """A frame's measures that need no face (see :meth:`FrameMeasurer.plain`)."""
+
+    gray: np.ndarray
+    change: tuple[float, float, float]  # motion, scene change, similarity
+    lighting: dict
+
+
 class FrameMeasurer:
     """Measures a clip's frames in order (it remembers the previous frame for motion)."""
 
@@ -122,14 +131,13 @@ class FrameMeasurer:
 
         ``estimate_pose=False`` leaves head pose and eye openness unmeasured (None): the caller
         fills them in from neighbouring samples."""
-        import cv2
-
-        gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
+        plain = frame.prepared
+        if not isinstance(plain, PlainMeasures):
+            plain = self.plain(frame.rgb)
+        gray, (motion, change, similarity), lighting = plain
         main = faces[0] if faces else None
         measured = main is not None and estimate_pose and landmarks is not None
         self.regions.append(landmarks.regions if measured else None)
-        motion, change, similarity = self._change_since_previous(frame.rgb)
-        lighting = _frame_lighting(gray)
         face_values = self._face_values(gray, faces, landmarks, estimate_pose) if main else _NO_FACE
         subject_values = self._subject_values(gray, subject) if subject else _NO_SUBJECT
         return FrameMetrics(
@@ -143,6 +151,15 @@ class FrameMeasurer:
             **face_values,
             **subject_values,
         )
+
+    def plain(self, rgb: np.ndarray) -> PlainMeasures:
+        """The measures of a frame that need no face (grey picture, change since the previous
+        frame, lighting). Called once per frame in order, by :meth:`measure` or, through
+        ``iter_frames(prepare=...)``, on the decoding thread ahead of the face models."""
+        import cv2
+
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        return PlainMeasures(gray, self._change_since_previous(rgb), _frame_lighting(gray))
 
     def _change_since_previous(self, rgb: np.ndarray) -> tuple[float, float, float]:
         """(motion, HSV change, structural similarity) against the previous sample."""

@@ -196,6 +196,7 @@ class Analyzer:
         stats = DecodeStats()
         fps = facts.video.fps
         cut_finder = CutFinder(self.profile.quality, 1.0 / fps if fps > 0 else 0.0)
+        measurer = FrameMeasurer((facts.video.width, facts.video.height), self.profile.quality)
         decoded = iter_frames(
             path,
             sample_fps=self.sample_fps,
@@ -204,8 +205,8 @@ class Analyzer:
             skip_unreferenced=not self.thorough,
             on_decoded=cut_finder.add,
             duration_s=facts.duration_s,
+            prepare=measurer.plain,  # on the decoding thread: the face models' thread is busier
         )
-        measurer = FrameMeasurer((facts.video.width, facts.video.height), self.profile.quality)
         # Closing the frames stops and joins the decoding thread now, whatever ends the loop:
         # left to the garbage collector after Ctrl-C, it was still inside FFmpeg or OpenCV when
         # the interpreter exited, and the process died of SIGABRT instead of exiting 130.

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from . import media
 from .errors import InputError
 
 # MP4 and MOV share FFmpeg's "mov" demuxer; the major brand tells them apart.
@@ -137,38 +138,14 @@ def probe(path: str | os.PathLike, *, max_pixels: int | None = None) -> Probe:
     size = checked_size(path)
     import av  # heavy: imported only when a file is actually probed
 
-    try:
-        container = _open(path, max_pixels)
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(
-            f"{path.name}: not a readable media file ({_reason(exc)})",
-            hint="check that the file is a complete video (MP4, MOV, WebM, ...)",
-        ) from None
-    with container:
+    with media.open_clip(path, max_pixels=max_pixels) as container:
         try:
             return _probe_open(container, path, size, max_pixels)
         except av.FFmpegError as exc:
             raise InputError(
-                f"{path.name}: the file is damaged ({_reason(exc)})",
+                f"{path.name}: the file is damaged ({media.reason(exc)})",
                 hint="re-export or re-download the clip",
             ) from None
-
-
-def _open(path: Path, max_pixels: int | None):
-    import av
-
-    # Opening already decodes a few frames (FFmpeg's find_stream_info, to learn H.264's decode
-    # delay): the decoder's own max_pixels option stops that for a huge frame too.
-    options = {"max_pixels": str(max_pixels)} if max_pixels else {}
-    container = av.open(str(path), metadata_errors="ignore", options=options)
-    video = container.streams.video[0] if container.streams.video else None
-    context = video.codec_context if video is not None else None
-    if options and context is not None and not (context.width and context.height):
-        # A decoder that refused the frame can forget the size the container's header gave
-        # (MJPEG in Matroska): open again without the option to read it (no decoding then).
-        container.close()
-        container = av.open(str(path), metadata_errors="ignore")
-    return container
 
 
 def checked_size(path: Path) -> int:
@@ -200,12 +177,8 @@ def checked_size(path: Path) -> int:
     return info.st_size
 
 
-def _reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-
-
 def _probe_open(container, path: Path, size: int, max_pixels: int | None) -> Probe:
-    video_stream = container.streams.video[0] if container.streams.video else None
+    video_stream = media.video_stream(container)
     audio_stream = container.streams.audio[0] if container.streams.audio else None
     header_duration = _header_duration(container, video_stream)
     video = None

@@ -213,11 +213,11 @@ def _segment_frames(segment: Segment, width: int, height: int, fps: float, start
 
 def footage_pictures(name: str, start_s: float = 0.0) -> Iterator[np.ndarray]:
     """A packaged video's RGB frames from ``start_s`` on, at their own size, looped for ever."""
-    import av
+    from .media import open_clip
 
     first = True
     while True:
-        with av.open(str(footage_path(name))) as container:
+        with open_clip(footage_path(name)) as container:
             for frame in container.decode(video=0):
                 if first and frame.time is not None and frame.time < start_s - 1e-3:
                     continue
