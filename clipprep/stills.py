@@ -168,6 +168,7 @@ def stills(
     folder = Path(output_dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder", hint="create it first")
+    _refuse_small(path, rules)  # before the analysis: a too-small clip needs none
     report, quality = _analysed(path, analyzer, model_dir, subject)
     target = report.analysis["target"]
     picked, notes, candidates = choose(
@@ -228,6 +229,25 @@ def _checked_format(image_format: str, rules: ImageRules) -> str:
             f"image format {image_format!r} is not taken", hint=f"choose one of: {allowed}"
         )
     return FORMATS[image_format]
+
+
+def _refuse_small(path, rules: ImageRules) -> None:
+    """Stop at once when the clip's picture is smaller than any image the rules take."""
+    from .probe import probe
+
+    video = probe(path).video
+    if video is not None:
+        _refuse_below(video.width, video.height, rules)
+
+
+def _refuse_below(width: int, height: int, rules: ImageRules) -> None:
+    if min(width, height) < rules.min_side_px:
+        raise StillsError(
+            f"the clip is {width}×{height}: smaller than the {rules.min_side_px} px the service "
+            "wants on an image's short side (stills are never upscaled)",
+            code="too_small",
+            hint="record at a higher resolution",
+        )
 
 
 def _analysed(path, analyzer, model_dir, subject):
@@ -500,13 +520,7 @@ def crop_box(
     (or the subject with margin), its aspect within the rules, at least ``min_side_px`` on its
     short side when the frame allows, inside the frame. Raises StillsError when the frame
     itself is smaller than the rules allow (stills are never upscaled)."""
-    if min(width, height) < rules.min_side_px:
-        raise StillsError(
-            f"the clip is {width}×{height}: smaller than the {rules.min_side_px} px the service "
-            "wants on an image's short side (stills are never upscaled)",
-            code="too_small",
-            hint="record at a higher resolution",
-        )
+    _refuse_below(width, height, rules)
     if target == "face":
         face_h = m.face_h * height
         ch = stills.crop_face_heights * face_h
