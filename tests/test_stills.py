@@ -219,3 +219,19 @@ def test_crop_is_head_and_shoulders_within_the_rules(width, height):
     assert rules.min_aspect <= w / h <= rules.max_aspect
     face = (0.45 * width, 0.3 * height, 0.55 * width, 0.45 * height)
     assert x <= face[0] and face[2] <= x + w and y <= face[1] and face[3] <= y + h
+
+
+def test_cli_writes_the_images_and_prints_the_manifest(turning, tmp_path):
+    from click.testing import CliRunner
+
+    from clipprep.cli import main
+
+    args = ["stills", str(turning[0]), "-o", str(tmp_path), "--count", "2", "--json"]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 0, done.output
+    manifest = json.loads(done.output)
+    assert [i["why"] for i in manifest["images"]][:1] == ["frontal"]
+    assert len(manifest["images"]) == 2
+    assert all(Path(i["path"]).is_file() for i in manifest["images"])
+    refused = CliRunner().invoke(main, ["stills", str(turning[0]), "-o", str(tmp_path)])
+    assert refused.exit_code == 2 and "exists" in refused.output
