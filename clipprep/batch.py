@@ -65,6 +65,7 @@ class Settings:
     analysis_long_side: int = DEFAULT_ANALYSIS_LONG_SIDE
     model_dir: str | None = None
     prepare_dir: str | None = None  # also write prepared clips here (fixable and ready ones)
+    stills_dir: str | None = None  # also write reference stills here (one sub-folder a clip)
 
     def cache_key(self, content_sha256: str) -> str:
         """Content hash + everything that changes a result (profile rules included)."""
@@ -79,6 +80,7 @@ class Settings:
                 __version__,
                 str(bool(self.prepare_dir)),
             ]
+            + (["stills"] if self.stills_dir else [])  # keys without --stills stay as they were
         )
         return hashlib.sha256(material.encode()).hexdigest()
 
@@ -217,7 +219,22 @@ def _analyse(path: str, settings: Settings) -> dict:
     data = report_entry(report)
     if settings.prepare_dir and "thumbnails" in data and report.verdict in ("fixable", "ready"):
         data["prepared"] = _prepare_into(path, settings.prepare_dir)
+    if settings.stills_dir and "thumbnails" in data:
+        data["stills"] = stills_into(path, settings.stills_dir, report)
     return data
+
+
+def stills_into(path: str, folder: str, report) -> dict:
+    """``batch --stills``: the clip's reference stills in their own sub-folder of ``folder``
+    (named as ``--prepare`` names its clips); the manifest, or an error entry."""
+    from .stills import stills
+
+    target = prepared_target(path, folder).with_suffix("")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        return stills(path, target, force=True, analyzer=_state.analyzer, report=report).to_dict()
+    except ClipprepError as exc:
+        return {"images": [], "verdict": ERROR, "error": exc.to_dict()}
 
 
 def report_entry(report) -> dict:
@@ -658,7 +675,7 @@ class _DaskBatch:
         self.client = client
         absolute = {
             f: os.path.abspath(v)
-            for f in ("model_dir", "prepare_dir")
+            for f in ("model_dir", "prepare_dir", "stills_dir")
             if (v := getattr(settings, f))
         }
         self.args = (

@@ -566,6 +566,12 @@ def submit(
     type=click.Path(file_okay=False),
     help="Also write upload-ready clips into this folder.",
 )
+@click.option(
+    "--stills",
+    "stills_dir",
+    type=click.Path(file_okay=False),
+    help="Also write each clip's reference images (clipprep stills) into this folder.",
+)
 @click.option("--submit", "do_submit", is_flag=True, help="Then create a character per ready clip.")
 @click.option(
     "--name-from",
@@ -602,6 +608,7 @@ def batch(
     workers,
     out,
     prepare_dir,
+    stills_dir,
     do_submit,
     name_from,
     provider,
@@ -641,9 +648,11 @@ def batch(
             profile=_custom_profile(profile, time_limit=time_limit, subject=subject),
             model_dir=model_dir,
             prepare_dir=prepare_dir,
+            stills_dir=stills_dir,
         )
-        if prepare_dir:
-            Path(prepare_dir).mkdir(parents=True, exist_ok=True)
+        for folder in (prepare_dir, stills_dir):
+            if folder:
+                Path(folder).mkdir(parents=True, exist_ok=True)
         results = _run_batch(
             clips, settings, workers, cache_dir, force, scheduler, Path(out), level > 0
         )

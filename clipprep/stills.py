@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .metrics import FrameMetrics
     from .pipeline import Analyzer
+    from .report import Report
 
 FORMATS = {"png": ".png", "jpeg": ".jpg"}
 FRONTAL = "frontal"
@@ -149,6 +150,7 @@ def stills(
     analyzer: Analyzer | None = None,
     model_dir: str | os.PathLike | None = None,
     subject: str | None = None,
+    report: Report | None = None,
 ) -> Stills:
     """Write the best reference images of the clip's character into ``output_dir``.
 
@@ -157,9 +159,10 @@ def stills(
     around the head and shoulders, at full resolution, as ``image_format`` (``png`` or
     ``jpeg``) under ``rules.max_bytes``; plus ``NAME.stills.json``, the manifest (see
     :class:`Stills`). ``count`` defaults to ``rules.max_count``. Existing files are replaced
-    only with ``force``. Raises :class:`~clipprep.errors.InputError` for an unreadable clip,
-    :class:`StillsError` when no frame is good enough, :class:`~clipprep.errors.UsageError` for
-    bad arguments.
+    only with ``force``. ``report``: the clip's report (with its frames) when it was checked
+    already (by ``analyzer``, if given: its thresholds are used). Raises
+    :class:`~clipprep.errors.InputError` for an unreadable clip, :class:`StillsError` when no
+    frame is good enough, :class:`~clipprep.errors.UsageError` for bad arguments.
     """
     started = time.perf_counter()
     rules = rules or ImageRules()
@@ -169,7 +172,7 @@ def stills(
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder", hint="create it first")
     _refuse_small(path, rules)  # before the analysis: a too-small clip needs none
-    report, quality = _analysed(path, analyzer, model_dir, subject)
+    report, quality = _analysed(path, analyzer, model_dir, subject, report)
     target = report.analysis["target"]
     picked, notes, candidates = choose(
         report.frames, quality, StillsQuality(), count, target, across_cuts=across_cuts
@@ -250,13 +253,16 @@ def _refuse_below(width: int, height: int, rules: ImageRules) -> None:
         )
 
 
-def _analysed(path, analyzer, model_dir, subject):
+def _analysed(path, analyzer, model_dir, subject, report=None):
     """The clip's report with every sample's metrics, and the quality thresholds it was judged
     by; an unreadable clip raises InputError."""
     from .errors import InputError
     from .pipeline import Analyzer
+    from .profiles import get_profile
 
-    if analyzer is None:
+    if report is not None:
+        quality = (analyzer.profile if analyzer else get_profile(report.profile)).quality
+    elif analyzer is None:
         with Analyzer(model_dir=model_dir, subject=subject) as own:
             report, quality = own.check(path), own.profile.quality
     else:
@@ -498,8 +504,11 @@ def _why_none(frames, q: Quality, rules: StillsQuality, target: str) -> str:
     faces = [m for m in frames if m.face_h is not None]
     if not faces:
         return "no face in any frame"
-    checks = {
-        "eyes closed": lambda m: (m.eye_openness or 0) < rules.eyes_open_min,
+    checks = {  # unmeasured values (samples the mesh skipped) count against nothing
+        "another face in view": lambda m: m.competing_faces > 0,
+        "eyes closed": lambda m: (
+            m.eye_openness is not None and m.eye_openness < rules.eyes_open_min
+        ),
         "blurred": lambda m: (m.sharpness or 0) < q.sharpness_soft,
         "too dark": lambda m: (m.face_luma or 0) < q.face_luma_dim,
         "face too small": lambda m: m.face_h < q.face_height_min,

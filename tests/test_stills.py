@@ -235,3 +235,24 @@ def test_cli_writes_the_images_and_prints_the_manifest(turning, tmp_path):
     assert all(Path(i["path"]).is_file() for i in manifest["images"])
     refused = CliRunner().invoke(main, ["stills", str(turning[0]), "-o", str(tmp_path)])
     assert refused.exit_code == 2 and "exists" in refused.output
+
+
+def test_batch_keeps_the_stills_and_the_page_shows_them(turning, analyzer, tmp_path):
+    from clipprep.batch import report_entry, stills_into
+    from clipprep.html import render_html
+    from clipprep.schema import schema
+
+    jsonschema = pytest.importorskip("jsonschema")
+    report = analyzer.check(turning[0])
+    entry = {**report_entry(report), "cached": False}
+    entry["stills"] = stills_into(str(turning[0]), str(tmp_path / "stills"), report)
+    jsonschema.validate(json.loads(json.dumps(entry)), schema("batch"))
+    images = entry["stills"]["images"]
+    assert images and images[0]["why"] == "frontal"
+    page = tmp_path / "out" / "report.html"
+    page.parent.mkdir()
+    html = render_html([entry], page=page)
+    for image in images:
+        source = os.path.relpath(image["path"], page.parent)
+        assert f"src='{source}'" in html and (page.parent / source).is_file()
+        assert image["why"] in html
