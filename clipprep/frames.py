@@ -28,6 +28,7 @@ another shot in a clip's first or last frames (a cut a frame too late) is always
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -115,9 +116,20 @@ def iter_frames(
     the decoding thread). ``duration_s`` (the probed duration) lets the last frames be decoded
     in full. Raises :class:`InputError` when the file has no decodable video.
     """
+    stats = stats if stats is not None else DecodeStats()
+    with _opened_video(path) as (container, stream):
+        stream.codec_context.thread_count = spare_cores()
+        sampler = _Sampler(stream, sample_fps, skip_unreferenced, duration_s)
+        frames = _sampled(container, stream, sampler, long_side, stats, on_decoded)
+        yield from _prefetched(frames)
+
+
+@contextlib.contextmanager
+def _opened_video(path: str | os.PathLike):
+    """(container, its first video stream set for threaded decoding), closed after the block.
+    Raises :class:`InputError` when the file cannot be opened or has no video."""
     import av
 
-    stats = stats if stats is not None else DecodeStats()
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -127,10 +139,7 @@ def iter_frames(
             raise InputError(f"{os.fspath(path)}: no video stream", code="no_video")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = spare_cores()
-        sampler = _Sampler(stream, sample_fps, skip_unreferenced, duration_s)
-        frames = _sampled(container, stream, sampler, long_side, stats, on_decoded)
-        yield from _prefetched(frames)
+        yield container, stream
 
 
 class _Sampler:
@@ -355,17 +364,7 @@ def full_frames_at(path: str | os.PathLike, times: list[float]) -> list[Frame]:
     Far-apart times are reached by seeking, not by decoding every frame between them. Raises
     :class:`InputError` when the file has no decodable video or a time lies past its end.
     """
-    import av
-
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise InputError(f"{os.fspath(path)}: cannot open ({exc})") from None
-    with container:
-        if not container.streams.video:
-            raise InputError(f"{os.fspath(path)}: no video stream", code="no_video")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    with _opened_video(path) as (container, stream):
         found = dict(_frames_at(container, stream, sorted(set(times))))
     missing = [t for t in times if t not in found]
     if missing:
