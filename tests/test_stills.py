@@ -256,3 +256,18 @@ def test_batch_keeps_the_stills_and_the_page_shows_them(turning, analyzer, tmp_p
         source = os.path.relpath(image["path"], page.parent)
         assert f"src='{source}'" in html and (page.parent / source).is_file()
         assert image["why"] in html
+
+
+def test_a_phone_clip_gives_upright_full_resolution_stills(rotated_clip, analyzer, tmp_path):
+    # Stored landscape with display rotation: the image is portrait, the face upright in it.
+    result = clipprep.stills(rotated_clip, tmp_path, count=1, analyzer=analyzer)
+    picture = cv2.cvtColor(cv2.imread(result.images[0].path), cv2.COLOR_BGR2RGB)
+    height, width = picture.shape[:2]
+    assert height > width and width == 720  # the full 720 px width of the upright frame
+    from clipprep.faces import FaceFinder
+
+    with FaceFinder() as finder:
+        face = finder.detect(picture)[0]
+    right_eye, left_eye = face.keypoints[:2]
+    assert abs(right_eye[1] - left_eye[1]) < 0.05  # eyes level: upright, not on its side
+    assert 0.2 < face.y + face.h / 2 < 0.6  # head and shoulders: the face in the upper half
