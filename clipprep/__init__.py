@@ -14,6 +14,11 @@ from ._version import __version__
 
 _startup.install()  # only in the installed command: Ctrl-C while it is starting exits 130
 
+# Imported now (it is light: its heavy imports wait for a call), not lazily like the rest:
+# importing the submodule ``clipprep.stills`` sets the package's ``stills`` to the module, and
+# done lazily that would hide the function for whoever imported the module first.
+from .stills import Stills, stills  # noqa: E402
+
 _EXPORTS = {
     "check": "clipprep.pipeline",
     "prepare": "clipprep.export",
@@ -56,6 +61,8 @@ __all__ = [  # noqa: RUF022 - grouped by role, as in _EXPORTS
     "InputError",
     "ModelError",
     "UsageError",
+    "stills",
+    "Stills",
     "__version__",
 ]
 

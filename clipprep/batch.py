@@ -62,6 +62,7 @@ class Settings:
 
     options: Options = field(default_factory=Options)
     prepare_dir: str | None = None  # also write prepared clips here (fixable and ready ones)
+    stills_dir: str | None = None  # also write reference stills here (one sub-folder a clip)
 
     def cache_key(self, content_sha256: str) -> str:
         """Content hash + everything that changes a result (profile rules included)."""
@@ -76,8 +77,11 @@ class Settings:
             __version__,
             str(bool(self.prepare_dir)),
         ]
-        if options.thorough:  # added only when set: the keys of fast-path results stay as they were
+        # Added only when set: the keys of results without them stay as they were.
+        if options.thorough:
             material.append("thorough")
+        if self.stills_dir:
+            material.append("stills")
         return hashlib.sha256("|".join(material).encode()).hexdigest()
 
 
@@ -210,7 +214,22 @@ def _analyse(path: str, settings: Settings) -> dict:
     data = report_entry(report)
     if settings.prepare_dir and "thumbnails" in data and report.verdict in ("fixable", "ready"):
         data["prepared"] = _prepare_into(path, settings.prepare_dir)
+    if settings.stills_dir and "thumbnails" in data:
+        data["stills"] = stills_into(path, settings.stills_dir, report)
     return data
+
+
+def stills_into(path: str, folder: str, report) -> dict:
+    """``batch --stills``: the clip's reference stills in their own sub-folder of ``folder``
+    (named as ``--prepare`` names its clips); the manifest, or an error entry."""
+    from .stills import stills
+
+    target = prepared_target(path, folder).with_suffix("")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        return stills(path, target, force=True, analyzer=_state.analyzer, report=report).to_dict()
+    except ClipprepError as exc:
+        return {"images": [], "verdict": ERROR, "error": exc.to_dict()}
 
 
 def report_entry(report) -> dict:
@@ -303,6 +322,7 @@ def check_many(
     workers: int | None = None,
     options: Options | None = None,
     prepare_dir: str | os.PathLike | None = None,
+    stills_dir: str | os.PathLike | None = None,
     cache_folder: str | os.PathLike | None = None,
     force: bool = False,
     scheduler=None,
@@ -312,7 +332,8 @@ def check_many(
     """Check many clips in parallel; yield each result as it finishes.
 
     ``options`` (:class:`~clipprep.options.Options`) say how each clip is analysed;
-    ``prepare_dir``: also write the upload-ready clip of each fixable or ready one there.
+    ``prepare_dir``: also write the upload-ready clip of each fixable or ready one there;
+    ``stills_dir``: each clip's reference stills (:func:`clipprep.stills`), a sub-folder a clip.
     ``workers``: processes (default: one per core). ``scheduler``: run on a Dask cluster
     instead (needs ``clipprep[dask]``): its address (``tcp://host:port``), a ``Cluster``, a
     ``distributed.Client`` or a :class:`DaskConnection` (those two are left open). ``workers``
@@ -322,8 +343,11 @@ def check_many(
     (Ctrl-C) stops the workers; finished results stay cached.
     """
     _refuse_in_bootstrapping_worker()
-    folder_out = os.fspath(prepare_dir) if prepare_dir is not None else None
-    settings = Settings(options or Options(), folder_out)
+    settings = Settings(
+        options or Options(),
+        os.fspath(prepare_dir) if prepare_dir is not None else None,
+        os.fspath(stills_dir) if stills_dir is not None else None,
+    )
     names = [os.fspath(p) for p in paths]
     folder = os.fspath(cache_folder) if cache_folder is not None else None
     if scheduler is not None:
@@ -644,11 +668,16 @@ class _DaskBatch:
 
     def __init__(self, client, settings, folder, force, hard_limit_s, worker_wait_s, notify):
         self.client = client
-        options, prepare_dir = settings.options, settings.prepare_dir
+        options = settings.options
         if options.model_dir:
             options = dataclasses.replace(options, model_dir=os.path.abspath(options.model_dir))
+        folders = {
+            f: os.path.abspath(v)
+            for f in ("prepare_dir", "stills_dir")
+            if (v := getattr(settings, f))
+        }
         self.args = (
-            Settings(options, os.path.abspath(prepare_dir) if prepare_dir else None),
+            dataclasses.replace(settings, options=options, **folders),
             os.path.abspath(folder) if folder else None,
             force,
             __version__,

@@ -37,6 +37,12 @@ class PrepareError(ClipprepError):
     default_code = "cannot_prepare"
 
 
+class StillsError(ClipprepError):
+    """The clip holds no frame good enough for a reference image (or none big enough)."""
+
+    default_code = "no_stills"
+
+
 class ModelError(ClipprepError):
     """A model file is missing, corrupt, or could not be fetched."""
 

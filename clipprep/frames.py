@@ -28,6 +28,9 @@ another shot in a clip's first or last frames (a cut a frame too late) is always
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import itertools
 import os
 import queue
 import threading
@@ -119,13 +122,21 @@ def iter_frames(
     ``Frame.prepared``. Raises :class:`InputError` when the file has no decodable video.
     """
     stats = stats if stats is not None else DecodeStats()
-    with media.open_clip(path) as container:
-        stream = media.video_stream(container, threads=spare_cores())
-        if stream is None:
-            raise InputError(f"{os.fspath(path)}: no video stream", code="no_video")
+    with _opened_video(path, threads=spare_cores()) as (container, stream):
         sampler = _Sampler(stream, sample_fps, skip_unreferenced, duration_s)
         frames = _sampled(container, stream, sampler, long_side, stats, on_decoded, prepare)
         yield from _prefetched(frames)
+
+
+@contextlib.contextmanager
+def _opened_video(path: str | os.PathLike, threads: int = media.AUTO):
+    """(container, its first video stream set for threaded decoding), closed after the block.
+    Raises :class:`InputError` when the file cannot be opened or has no video."""
+    with media.open_clip(path) as container:
+        stream = media.video_stream(container, threads=threads)
+        if stream is None:
+            raise InputError(f"{os.fspath(path)}: no video stream", code="no_video")
+        yield container, stream
 
 
 class _Sampler:
@@ -336,3 +347,56 @@ def _thumbnail(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     step_x = max(1, plane.shape[1] // (2 * size[0]))
     picked = np.ascontiguousarray(plane[::step_y, ::step_x])
     return cv2.resize(picked, size, interpolation=cv2.INTER_AREA)
+
+
+# full_frames_at seeks instead of decoding on when the next wanted frame is this far ahead.
+_SEEK_AHEAD_S = 3.0
+
+
+def full_frames_at(path: str | os.PathLike, times: list[float]) -> list[Frame]:
+    """Upright RGB frames at full resolution, one per time in ``times`` (seconds from the first
+    frame, as the analysis measures them): the first frame at or after each time, so a sampled
+    frame's own time gives that very frame.
+
+    Far-apart times are reached by seeking, not by decoding every frame between them. Raises
+    :class:`InputError` when the file has no decodable video or a time lies past its end.
+    """
+    with _opened_video(path) as (container, stream):
+        found = dict(_frames_at(container, stream, sorted(set(times))))
+    missing = [t for t in times if t not in found]
+    if missing:
+        raise InputError(
+            f"{os.fspath(path)}: no frame at {missing[0]:.3f} s could be decoded",
+            code="unreadable",
+        )
+    return [dataclasses.replace(found[t], index=i) for i, t in enumerate(times)]
+
+
+def _frames_at(container, stream, wanted: list[float]) -> Iterator[tuple[float, Frame]]:
+    """(wanted time, frame) for each wanted time (sorted) the clip reaches."""
+    frames = _timed(container, stream)
+    first = next(frames, None)
+    if first is None:
+        return
+    origin, time_s = first[1], 0.0
+    frames = itertools.chain([first], frames)
+    for target in wanted:
+        if target - time_s > _SEEK_AHEAD_S:  # the keyframe a second before, then decode on
+            seek_to = origin + target - 1.0
+            container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
+            frames = _timed(container, stream)
+        for frame, stamp in frames:
+            time_s = stamp - origin
+            if time_s + 1e-3 >= target:
+                rgb = _upright_rgb(frame, max(frame.width, frame.height))
+                yield target, Frame(0, round(time_s, 6), rgb)
+                break
+        else:
+            return
+
+
+def _timed(container, stream) -> Iterator[tuple]:
+    """(frame, presentation time in s) of each decoded frame that has a time."""
+    for frame in _decoded(container, stream, DecodeStats()):
+        if frame.time is not None:
+            yield frame, frame.time

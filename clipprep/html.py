@@ -301,11 +301,41 @@ def _clip(entry: dict, index: int, folder: Path | None, quality: Quality | None)
         return head + body + "</article>"
     playable = bool((entry.get("probe") or {}).get("video"))
     side = _window_line(entry) + _problems(entry) + _strip(entry, playable)
+    side += _stills(entry, folder)
     top = (
         f"<div class='top'>{_player(entry, folder) if playable else ''}"
         f"<div class='side'>{side}</div></div>"
     )
     return head + _facts(entry) + top + _timeline(entry, _quality(entry, quality)) + "</article>"
+
+
+def _stills(entry: dict, folder: Path | None) -> str:
+    """The clip's reference stills (``batch --stills``), linked from the page, each captioned
+    with why it was chosen, its time and yaw; or why there are none."""
+    stills = entry.get("stills")
+    if not stills:
+        return ""
+    if stills.get("error"):
+        error = stills["error"]
+        return (
+            f"<p class='hint'>no stills: [{escape(str(error.get('code', '')))}] "
+            f"{escape(str(error.get('message', '')))}</p>"
+        )
+    figures = []
+    for image in stills.get("images", []):
+        yaw = "" if image.get("yaw") is None else f" · yaw {image['yaw']:+.0f}°"
+        caption = f"{image['why']} · {image['time_s']:.2f} s{yaw}"
+        figures.append(
+            "<figure style='margin:0'>"
+            f"<img src='{escape(_clip_url(str(image['path']), folder))}' alt='{escape(caption)}'"
+            " loading='lazy' style='display:block;max-height:120px;border-radius:4px'>"
+            f"<figcaption style='font-size:12px'>{escape(caption)}</figcaption></figure>"
+        )
+    return (
+        "<div class='stills' style='display:flex;gap:6px;flex-wrap:wrap'>"
+        + "".join(figures)
+        + "</div>"
+    )
 
 
 def _quality(entry: dict, quality: Quality | None) -> Quality:

@@ -219,3 +219,64 @@ def get_profile(profile: str | Profile | None = None) -> Profile:
 def profile_names() -> list[str]:
     """The names of the known profiles, in their order (the CLI's choices are read here)."""
     return list(PROFILES)
+
+
+@dataclass(frozen=True)
+class ImageRules:
+    """What an image-reference service accepts: how many stills, their size, shape and files."""
+
+    min_count: int = 1
+    max_count: int = 4
+    min_side_px: int = 300
+    min_aspect: float = 0.4  # width / height
+    max_aspect: float = 2.5
+    formats: tuple[str, ...] = ("jpeg", "png")
+    max_bytes: int = 10 * 2**20
+
+
+@dataclass(frozen=True)
+class StillsQuality:
+    """How ``clipprep stills`` picks reference images from a clip's sampled frames (stills.py).
+
+    Angles are degrees (pose.py's signs); sizes are fractions of the frame height.
+    """
+
+    # Every picked image: eyes at least this open (eye aspect ratio; Quality.eyes_closed_ear is
+    # 0.15 for a blink: a half-closed eye is no reference either), sharpness at least
+    # Quality.sharpness_soft, face luma within Quality.face_luma_dim..face_luma_bright, face
+    # unoccluded (Quality.face_occluded_*), one face, not cut off, at least face_height_min.
+    eyes_open_min: float = 0.18
+    # Beyond these the mesh reads the pose short and the far eye is hidden: no reference.
+    yaw_max: float = 50.0
+    pitch_max: float = 30.0
+    # The frontal image: within these of facing the camera (else the most frontal, said so).
+    frontal_yaw: float = 12.0
+    frontal_pitch: float = 15.0
+    # ...preferring a usual expression: eyes and mouth that look like themselves in the rest of
+    # the clip (FrameMetrics.face_region_match up to this; carphone's talker reads 0.62 with
+    # his mouth wide open, 0.86–0.97 talking calmly).
+    frontal_neutral_match: float = 0.9
+    # From this |yaw| an extra image is a three-quarter view; below it, "slightly turned".
+    three_quarter_yaw: float = 20.0
+    # Diversity: images are points (yaw, pitch, roll_weight × roll, size_weight × log2 face
+    # height); an extra image
+    # must lie at least min_distance from every picked one (fewer, rather than near-duplicates),
+    # and farther than distance_enough counts no more: then quality decides.
+    size_weight: float = 20.0  # a face twice as big is as new as a 20° turn
+    roll_weight: float = 0.5  # a head tilted in the picture shows less that is new than a turn
+    min_distance: float = 12.0
+    distance_enough: float = 25.0
+    # Candidates with a quality (0..1, stills.py) below this are never picked.
+    min_quality: float = 0.4
+    # The crop: head and shoulders, this many face heights tall, the face box's top this many
+    # face heights below the crop's top, width / height as close to portrait_aspect as the
+    # service allows.
+    crop_face_heights: float = 3.2
+    crop_headroom: float = 0.7
+    portrait_aspect: float = 0.8
+    # A subject (no face) gets this much of its box's size added on each side.
+    subject_margin: float = 0.15
+    # JPEG: first quality, the step down while the file is over the size limit, and the floor.
+    jpeg_quality: int = 95
+    jpeg_quality_step: int = 10
+    jpeg_quality_min: int = 40

@@ -42,6 +42,12 @@ from .exits import EXIT_READY, verdict_exit
     type=click.Path(file_okay=False),
     help="Also write upload-ready clips into this folder.",
 )
+@click.option(
+    "--stills",
+    "stills_dir",
+    type=click.Path(file_okay=False),
+    help="Also write each clip's reference images (clipprep stills) into this folder.",
+)
 @click.option("--submit", "do_submit", is_flag=True, help="Then create a character per ready clip.")
 @click.option(
     "--name-from",
@@ -75,6 +81,7 @@ def batch(
     workers,
     out,
     prepare_dir,
+    stills_dir,
     do_submit,
     name_from,
     provider,
@@ -108,11 +115,13 @@ def batch(
         nonlocal scheduler
         if scheduler:  # connected and checked before --out is touched
             scheduler = _connect_cluster(scheduler, workers, worker_wait, debug)
-        if prepare_dir:
-            Path(prepare_dir).mkdir(parents=True, exist_ok=True)
+        for folder in (prepare_dir, stills_dir):
+            if folder:
+                Path(folder).mkdir(parents=True, exist_ok=True)
         run_args = dict(
             options=options,
             prepare_dir=prepare_dir,
+            stills_dir=stills_dir,
             workers=workers,
             cache_folder=cache_dir,
             force=force,

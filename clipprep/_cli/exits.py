@@ -27,6 +27,7 @@ from ..errors import (
     PrepareError,
     ServiceError,
     StillPending,
+    StillsError,
     UsageError,
 )
 
@@ -49,6 +50,7 @@ EXIT_CODES: dict[type[ClipprepError], int] = {
     ServiceError: EXIT_SERVICE,
     PrepareError: EXIT_REJECTED,  # it needs a new recording
     PreflightError: EXIT_REJECTED,
+    StillsError: EXIT_REJECTED,  # no frame is good enough: it needs a new recording
     InputError: EXIT_UNREADABLE,
     LedgerError: EXIT_UNREADABLE,
     ClipprepError: EXIT_UNREADABLE,
