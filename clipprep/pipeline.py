@@ -28,7 +28,7 @@ from .frames import (
 from .metrics import FrameMeasurer, FrameMetrics, with_region_matches
 from .pose import smooth_angles
 from .probe import Probe, checked_size, limit_error, probe
-from .profiles import SUBJECT_MODES, Profile, get_profile
+from .profiles import SUBJECT_MODES, Profile, get_profile, video_profile
 from .report import Report, summarize
 from .subjects import Subject, SubjectFinder
 from .verdict import (
@@ -73,7 +73,7 @@ class Analyzer:
         thorough: bool = False,
         subject: str | None = None,
     ):
-        self.profile = get_profile(profile)
+        self.profile = video_profile(get_profile(profile))
         # What the character is judged by: auto, face or any (None: the profile's default).
         self.subject_mode = _subject_mode(subject or self.profile.subject_mode)
         self.sample_fps = sample_fps
