@@ -102,12 +102,26 @@ Exit codes (the worst clip decides):
   1 internal error (a bug)   130 interrupted
 """
 
+def _profile_value(ctx, param, value):
+    """--profile NAME or --profile path/to/service.toml, resolved (and validated) up front."""
+    from .profiles import get_profile
+
+    try:
+        if isinstance(value, tuple):  # prepare's repeatable --profile
+            return tuple(get_profile(v) for v in value) or (get_profile(DEFAULT_PROFILE),)
+        return get_profile(value)
+    except ClipprepError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise click.BadParameter(exc.message + hint) from None
+
+
+_PROFILE_HELP = f"Service rules: one of {', '.join(PROFILES)}, or a .toml file."
 _profile_option = click.option(
     "--profile",
-    type=click.Choice(sorted(PROFILES)),
     default=DEFAULT_PROFILE,
     show_default=True,
-    help="Service rules to check against.",
+    callback=_profile_value,
+    help=_PROFILE_HELP,
 )
 _name_option = click.option("--name", help="Character name to validate too (1–80 characters).")
 _model_dir_option = click.option(
@@ -130,7 +144,7 @@ _subject_option = click.option(
 
 
 def _custom_profile(
-    profile_name: str, *, time_limit: float | None = None, subject: str | None = None
+    profile_name, *, time_limit: float | None = None, subject: str | None = None
 ):
     """The named profile, with the analysis time limit and subject mode replaced when given."""
     import dataclasses
@@ -280,7 +294,12 @@ _CHECK_PROGRESS_MIN_S = 10.0
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Default: NAME.prepared.mp4.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="Default: NAME.prepared.mp4; with several --profile a folder (NAME.PROFILE.mp4 in it).",
+)
 @click.option(
     "--start", type=click.FloatRange(min=0), help="Cut from here (s) instead of the best window."
 )
@@ -298,7 +317,12 @@ _CHECK_PROGRESS_MIN_S = 10.0
     help="Write the file even when the clip is rejected (it will not be ready either).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@_profile_option
+@click.option(
+    "--profile",
+    multiple=True,
+    callback=_profile_value,
+    help=_PROFILE_HELP + " Repeat it to prepare for several services: -o is then a folder.",
+)
 @_subject_option
 @_name_option
 @_model_dir_option
@@ -335,9 +359,30 @@ def prepare(
 
         level = _verbosity(quiet, verbose)
         console = _console()
+        if len(profile) > 1:
+            return _prepare_for_services(
+                path,
+                output,
+                [_custom_profile(p, subject=subject) for p in profile],
+                {
+                    "name": name,
+                    "model_dir": model_dir,
+                    "start": start,
+                    "end": end,
+                    "aspect": aspect,
+                    "allow_upscale": allow_upscale,
+                    "force": force,
+                    "even_if_rejected": even_if_rejected,
+                },
+                as_json,
+                lambda result: _render_prepared(result, console, level),
+            )
+        if output is not None and Path(output).is_dir():
+            hint = "give a file name ending in .mp4 (or several --profile)"
+            raise UsageError(f"{output} is a folder", hint=hint)
         with (
             Analyzer(
-                profile=_custom_profile(profile, subject=subject), model_dir=model_dir
+                profile=_custom_profile(profile[0], subject=subject), model_dir=model_dir
             ) as analyzer,
             _ProgressBar(enabled=level > 0) as bar,
         ):
@@ -963,13 +1008,15 @@ def models_path(model_dir):
     "--json", "as_json", is_flag=True, help="Every rule and threshold, one profile per line."
 )
 def profiles_command(as_json):
-    """List the service profiles and their rules."""
+    """List the service profiles and their rules (each a TOML file; --profile FILE.toml takes
+    your own)."""
     for profile in PROFILES.values():
         if as_json:
             json_line({**profile.to_dict(), "default": profile.name == DEFAULT_PROFILE})
             continue
         default = " (default)" if profile.name == DEFAULT_PROFILE else ""
-        echo(f"{profile.name}{default}\n  {profile.description}")
+        provisional = " (provisional: rules from a relay)" if profile.provisional else ""
+        echo(f"{profile.name}{default}{provisional}\n  {profile.description}")
 
 
 @main.command("schema")
@@ -979,3 +1026,19 @@ def schema_command(kind):
     from .schema import schema
 
     echo(json.dumps(schema(kind), indent=2, ensure_ascii=False))
+
+
+def _prepare_for_services(path, output, profiles, options: dict, as_json, render) -> int:
+    """``prepare --profile A --profile B -o DIR``: one file per service in DIR; the exit code is
+    the worst verdict."""
+    from .export import prepare_for_services
+
+    if output is None:
+        raise UsageError("several --profile need -o FOLDER for their files")
+    results = prepare_for_services(path, output, profiles, **options)
+    for result in results:
+        if as_json:
+            json_line(result.to_dict())
+        else:
+            render(result)
+    return max(VERDICT_EXIT[result.verdict] for result in results)
