@@ -679,7 +679,7 @@ def _prepare_checked(
     if crf != analyzer.profile.output_crf:
         warnings.append(
             f"encoded at x264 CRF {crf} instead of {analyzer.profile.output_crf} to stay "
-            f"under the service's {analyzer.profile.max_upload_bytes / 1e6:g} MB"
+            f"under the service's {analyzer.profile.max_upload_bytes / 1e6:.3g} MB"
         )
     after = analyzer.check(target, name=name)
     return Prepared(str(source), str(target), chosen, before.probe, after.probe, after, warnings)
