@@ -12,6 +12,8 @@ existing file unless ``force``, never over the input, and checked again before `
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import statistics
 from collections.abc import Callable
@@ -24,15 +26,19 @@ import numpy as np
 from . import media, tonemap
 from .errors import InputError, PrepareError, UsageError
 from .files import temporary_name_beside
-from .options import Options, refuse_both
+from .options import Options, options_of, refuse_both
 from .probe import Probe, VideoInfo
-from .profiles import Profile
+from .profiles import Profile, ratio_value
 from .report import Report
 from .windows import SUBJECT
 
 AUDIO_RATE = 48000
 ASPECTS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0}
 _MAX_FPS = 60.0  # faster sources are resampled: the services gain nothing from more
+# Over the profile's upload size, the clip is encoded again this much worse (x264 CRF: +4 is
+# about 40% smaller), at most up to _MAX_CRF (beyond, the picture falls apart).
+_CRF_STEP = 4
+_MAX_CRF = 38
 # The output's colour, written into the H.264 stream (VUI) and the MP4 ``colr`` box: BT.709
 # primaries, transfer and matrix, limited ("tv") range (AVColorPrimaries / AVColorTransfer-
 # Characteristic / AVColorSpace / AVColorRange values). Untagged, players guess BT.709 for HD and
@@ -109,7 +115,7 @@ def plan(
     start_s, end_s = _span(report, profile, start, end)
     crop = _crop_box(facts.video, report, start_s, end_s, profile, aspect)
     size, warnings = _output_size(crop[2], crop[3], profile, allow_upscale)
-    fps = min(facts.video.fps or 30.0, _MAX_FPS)
+    fps = min(facts.video.fps or 30.0, _MAX_FPS, profile.max_fps or _MAX_FPS)
     audio = "aac" if facts.audio else ("silent" if profile.add_silent_audio else "none")
     chosen = Plan(start_s, end_s, crop, size, fps, audio)
     chosen.operations.extend(_operations(facts, chosen))
@@ -164,6 +170,8 @@ def _crop_box(video: VideoInfo, report, start, end, profile, aspect) -> tuple[in
     ratio = width / height
     if aspect is not None:
         target = ASPECTS[aspect]
+    elif profile.aspects:  # the allowed ratio nearest the picture's (16:9 for landscape)
+        target = min(map(ratio_value, profile.aspects), key=lambda r: abs(math.log(r / ratio)))
     elif max(ratio, 1 / ratio) > profile.max_aspect:
         target = profile.max_aspect if ratio > 1 else 1 / profile.max_aspect
     else:
@@ -197,6 +205,9 @@ def _output_size(width: int, height: int, profile: Profile, allow_upscale: bool)
     # in proportion, rounded down too, so the aspect never grows past the crop's.
     out_short = _even_below(short * scale)
     out_long = max(out_short, _even_below(long * out_short / short))
+    if profile.aspects:  # an exact ratio: 1080 high at 16:9 is 1920 wide, not 1918
+        exact = min(map(ratio_value, profile.aspects), key=lambda r: abs(r * short / long - 1))
+        out_long = max(out_short, 2 * round(out_short * max(exact, 1 / exact) / 2))
     while out_long > out_short and out_long / out_short > profile.max_aspect:
         out_long -= 2
     return ((out_long, out_short) if width >= height else (out_short, out_long)), warnings
@@ -220,6 +231,8 @@ def _scale(width: int, height: int, profile: Profile, allow_upscale: bool):
                 f"kept {width}×{height}: below {profile.min_short_side}p, the service will "
                 "refuse it (--allow-upscale to enlarge it anyway)"
             )
+    if profile.max_frame_pixels and width * height * scale**2 > profile.max_frame_pixels:
+        scale = math.sqrt(profile.max_frame_pixels / (width * height))
     return scale, warnings
 
 
@@ -263,8 +276,10 @@ def write(
     *,
     force: bool = False,
     on_frame: Callable[[int, int], None] | None = None,
-) -> None:
-    """Encode ``source`` into ``output`` following ``chosen``, atomically.
+) -> int:
+    """Encode ``source`` into ``output`` following ``chosen``, atomically; return the x264 CRF
+    used: the profile's, or a higher one when the file had to be smaller than the profile's
+    ``max_upload_bytes`` (encoded again ``_CRF_STEP`` worse each time, up to ``_MAX_CRF``).
 
     ``on_frame(done, total)`` is called after each output frame (progress; tests interrupt
     through it).
@@ -273,11 +288,23 @@ def write(
     if not output.parent.is_dir():
         raise UsageError(f"{output.parent}: no such folder")
     temporary = temporary_name_beside(output, suffix=".part.mp4")  # _encode creates it
+    crf = profile.output_crf
     try:
-        _encode(Path(source), temporary, chosen, profile, on_frame)
+        while True:
+            encoding = dataclasses.replace(profile, output_crf=crf)
+            _encode(Path(source), temporary, chosen, encoding, on_frame)
+            if not _over_upload_size(temporary, profile) or crf >= _MAX_CRF:
+                break
+            crf = min(_MAX_CRF, crf + _CRF_STEP)
         _publish(temporary, output, force)
     finally:
         temporary.unlink(missing_ok=True)
+    return crf
+
+
+def _over_upload_size(path: Path, profile: Profile) -> bool:
+    limit = profile.max_upload_bytes
+    return bool(limit) and path.stat().st_size > limit
 
 
 def _exists(output: Path) -> UsageError:
@@ -606,23 +633,114 @@ def prepare(
     owned = analyzer is None
     analyzer = analyzer or Analyzer(options)
     try:
-        before = analyzer.check(source, name=name, progress=progress)
-        if before.verdict == "unreadable":
-            problem = before.problems[0]
-            raise InputError(problem.message, code=problem.code, hint=problem.hint)
-        if not even_if_rejected:
-            _refuse_rejected(before, allow_upscale)
-        chosen, warnings = plan(
+        before = _checked(analyzer, source, name, progress)
+        return _prepare_checked(
             before,
-            analyzer.profile,
+            target,
+            analyzer,
             start=start,
             end=end,
             aspect=aspect,
             allow_upscale=allow_upscale,
+            force=force,
+            name=name,
+            on_frame=on_frame,
+            even_if_rejected=even_if_rejected,
         )
-        write(source, target, chosen, analyzer.profile, force=force, on_frame=on_frame)
-        after = analyzer.check(target, name=name)
     finally:
         if owned:
             analyzer.close()
+
+
+def _checked(analyzer, source: Path, name, progress=None) -> Report:
+    """The clip's report; :class:`InputError` when it cannot be read."""
+    before = analyzer.check(source, name=name, progress=progress)
+    if before.verdict == "unreadable":
+        problem = before.problems[0]
+        raise InputError(problem.message, code=problem.code, hint=problem.hint)
+    return before
+
+
+def _prepare_checked(
+    before: Report, target: Path, analyzer, *, name, force, on_frame, even_if_rejected, **how
+) -> Prepared:
+    """Plan, write and check again the clip ``before`` reports on, for ``analyzer.profile``."""
+    source = Path(before.path)
+    if not even_if_rejected:
+        _refuse_rejected(before, how["allow_upscale"])
+    chosen, warnings = plan(before, analyzer.profile, **how)
+    crf = write(source, target, chosen, analyzer.profile, force=force, on_frame=on_frame)
+    if crf != analyzer.profile.output_crf:
+        warnings.append(
+            f"encoded at x264 CRF {crf} instead of {analyzer.profile.output_crf} to stay "
+            f"under the service's {analyzer.profile.max_upload_bytes / 1e6:.3g} MB"
+        )
+    after = analyzer.check(target, name=name)
     return Prepared(str(source), str(target), chosen, before.probe, after.probe, after, warnings)
+
+
+def prepare_for_services(
+    path: str | os.PathLike,
+    folder: str | os.PathLike,
+    profiles: list[str | Profile],
+    *,
+    name: str | None = None,
+    options: Options | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    aspect: str | None = None,
+    allow_upscale: bool = False,
+    force: bool = False,
+    even_if_rejected: bool = False,
+) -> list[Prepared]:
+    """Prepare one take for several services: ``folder/STEM.PROFILE.mp4`` for each profile.
+
+    Profiles with the same rules (all but their names, descriptions and sources) share one
+    analysis of the take; each output is checked against its own profile. ``options`` say how
+    (their profile is replaced by each of ``profiles``). A service the take
+    cannot be made ready for raises as :func:`prepare` does, before any later one is written.
+    """
+    from .pipeline import Analyzer
+    from .profiles import get_profile
+
+    source, folder = Path(path), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    resolved = [get_profile(p) for p in profiles]
+    targets = {p.name: folder / f"{source.stem}.{p.name}.mp4" for p in resolved}
+    if len(targets) < len(resolved):
+        raise UsageError("the same profile is given twice", hint="give each --profile once")
+    for target in targets.values():  # before any analysis: the mistake is in the command line
+        check_output_path(source, target, force)
+    _refuse_reversed(start, end)
+    how = {"start": start, "end": end, "aspect": aspect, "allow_upscale": allow_upscale}
+    results = []
+    for group in _same_rules(resolved):
+        with Analyzer(options, profile=group[0]) as analyzer:
+            before = _checked(analyzer, source, name)
+            for profile in group:
+                # The same rules: only the name in the reports differs.
+                analyzer.profile = options_of(options, profile=profile).rules()
+                results.append(
+                    _prepare_checked(
+                        dataclasses.replace(before, profile=profile.name),
+                        targets[profile.name],
+                        analyzer,
+                        name=name,
+                        force=force,
+                        on_frame=None,
+                        even_if_rejected=even_if_rejected,
+                        **how,
+                    )
+                )
+    return results
+
+
+def _same_rules(profiles: list[Profile]) -> list[list[Profile]]:
+    """``profiles`` grouped by their rules, in the order first given."""
+    groups: dict[str, list[Profile]] = {}
+    for profile in profiles:
+        rules = profile.to_dict()
+        for label in ("name", "description", "sources", "provisional"):
+            rules.pop(label)
+        groups.setdefault(repr(sorted(rules.items())), []).append(profile)
+    return list(groups.values())

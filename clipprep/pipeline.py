@@ -27,7 +27,7 @@ from .metrics import FrameMeasurer, FrameMetrics, with_region_matches
 from .options import Options, options_of
 from .pose import smooth_angles
 from .probe import Probe, checked_size, limit_error, probe
-from .profiles import SUBJECT_MODES, Profile
+from .profiles import SUBJECT_MODES, Profile, video_profile
 from .report import Report, summarize
 from .subjects import Subject, SubjectFinder
 from .targets import frame_flags, frame_score
@@ -69,7 +69,7 @@ class Analyzer:
 
     def __init__(self, options: Options | None = None, **changes):
         self.options = options_of(options, **changes)
-        self.profile = self.options.rules()
+        self.profile = video_profile(self.options.rules())
         # What the character is judged by: auto, face or any (the options' or the profile's).
         self.subject_mode = _subject_mode(self.profile.subject_mode)
         self.sample_fps = self.options.sample_fps

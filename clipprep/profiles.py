@@ -1,14 +1,30 @@
 """Service rules as data: every threshold clipprep judges a clip by lives in this file.
 
 A :class:`Profile` describes one characters service (what it accepts) and the quality bar clipprep
-holds a clip to. Adding a service is adding one ``Profile`` to :data:`PROFILES`; changing a
-threshold is changing one number here (or passing ``dataclasses.replace(profile, ...)`` to
-:func:`clipprep.check`).
+holds a clip to. The built-in services are small TOML files shipped in ``clipprep/profile_data``
+(loaded into :data:`PROFILES`); a user's own file is read with :func:`load_profile` (or passed as
+``--profile path/to/service.toml``). A TOML key is a :class:`Profile` field; the ``[quality]``,
+``[limits]`` and ``[images]`` tables override :class:`Quality`, :class:`Limits` and
+:class:`ImageRules` defaults; each ``[[sources]]`` entry names the rules it documents. Changing a
+default threshold is changing one number here (or passing ``dataclasses.replace(profile, ...)``
+to :func:`clipprep.check`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
+import sys
+import typing
 from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 has no TOML reader in the standard library
+    import tomli as tomllib
 
 from .errors import UsageError
 from .vocab import SubjectMode
@@ -149,6 +165,29 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ImageRules:
+    """What an image-reference service accepts: how many stills, their size, shape and files."""
+
+    min_count: int = 1
+    max_count: int = 4
+    min_side_px: int = 300
+    min_aspect: float = 0.4  # width / height
+    max_aspect: float = 2.5
+    formats: tuple[str, ...] = ("jpeg", "png")
+    max_bytes: int = 10 * 2**20
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where some rules of a profile come from, and when they were read there."""
+
+    rules: tuple[str, ...]  # Profile field names ("max_fps", "images.max_bytes")
+    source: str  # a page, or a description of it
+    date: str  # when it was read (YYYY-MM or YYYY-MM-DD)
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Profile:
     """What one characters service accepts, and what clipprep warns about for it."""
 
@@ -177,61 +216,262 @@ class Profile:
     subject_mode: str = SubjectMode.AUTO
     quality: Quality = field(default_factory=Quality)
     limits: Limits = field(default_factory=Limits)
+    # What the service does with a clip longer than max_duration_s: "trimmed" (keeps its start)
+    # or "refused"; with a picture whose short side is above max_short_side: "scaled" or
+    # "refused". Either way prepare cuts (scales) it; the verdict's message says which.
+    longer_clips: str = "trimmed"
+    larger_pictures: str = "scaled"
+    # Pixels per frame (width × height) the service takes; 0: no limit.
+    min_frame_pixels: int = 0
+    max_frame_pixels: int = 0
+    # Exact aspect ratios ("16:9", "9:16"), within 1%; empty: any up to max_aspect. With
+    # min_short_side == max_short_side, prepare writes exactly that size (1080 -> 1920×1080).
+    aspects: tuple[str, ...] = ()
+    max_fps: float = 0.0  # 0: no limit; above it prepare converts the frame rate
+    max_upload_bytes: int = 0  # the file-size limit of the upload; 0: none
+    # Who the service takes as a character: "any", "no_real_humans" (photoreal people refused)
+    # or "realistic_humanoids" (only realistic human-like figures).
+    likeness: str = "any"
+    provisional: bool = False  # the rules come from a reseller's copy of the vendor's docs
+    sources: tuple[Source, ...] = ()
+    images: ImageRules | None = None  # None for a video profile
 
     def to_dict(self) -> dict:
         """The profile as JSON-ready data."""
         return asdict(self)
 
 
-PROFILES: dict[str, Profile] = {
-    p.name: p
-    for p in (
-        Profile(
-            name="sora2-characters",
-            description="Sora 2 Characters as resold by WaveSpeed and others: MP4, 2–4 s, "
-            "≥720p, aspect ≤ 2.67:1, one clear front-facing character, name of 1–80 characters.",
-        ),
-        Profile(
-            name="openai-characters",
-            description="OpenAI's own /v1/videos/characters: the same media rules, and uploads "
-            "showing a real human likeness are refused unless the account has been granted access.",
-            warn_human_likeness=True,
-        ),
-    )
-}
-
 DEFAULT_PROFILE = "sora2-characters"
 SUBJECT_MODES = SubjectMode.ALL
+# The values a few text fields may take (see Profile).
+CHOICES = {
+    "subject_mode": SUBJECT_MODES,
+    "longer_clips": ("trimmed", "refused"),
+    "larger_pictures": ("scaled", "refused"),
+    "likeness": ("any", "no_real_humans", "realistic_humanoids"),
+}
+IMAGE_FORMATS = ("jpeg", "png", "webp")
+# Pairs that must not cross (a max of 0 means "no limit" where the field says so).
+_ORDERED = (
+    ("min_duration_s", "max_duration_s"),
+    ("min_short_side", "max_short_side"),
+    ("min_frame_pixels", "max_frame_pixels"),
+    ("min_fps", "max_fps"),
+    ("name_min_chars", "name_max_chars"),
+    ("images.min_count", "images.max_count"),
+    ("images.min_aspect", "images.max_aspect"),
+)
+_ZERO_IS_UNLIMITED = {"max_frame_pixels", "max_fps", "max_upload_bytes"}
+_RATIO = re.compile(r"^([1-9][0-9]*):([1-9][0-9]*)$")
+# Built-ins in the order `clipprep profiles` lists them: the two original services first.
+_BUILTINS = (
+    "sora2-characters",
+    "openai-characters",
+    "fal-sora2",
+    "kling-video-element",
+    "vidu-subject",
+    "seedance-reference",
+    "kling-image-element",
+    "veo-reference",
+    "minimax-subject",
+)
+
+
+def ratio_value(text: str) -> float:
+    """``"16:9"`` -> 1.777…"""
+    width, height = _RATIO.match(text).groups()
+    return int(width) / int(height)
+
+
+def load_profile(path: str | os.PathLike) -> Profile:
+    """Read a profile from a TOML file; :class:`UsageError` (code ``bad_profile``) naming the
+    file and the key for anything wrong in it."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _bad(path, f"cannot read it ({exc.__class__.__name__}: {exc})") from None
+    return profile_from_toml(text, str(path))
+
+
+def profile_from_toml(text: str, origin: str = "<profile>") -> Profile:
+    """Parse and validate one profile's TOML text (``origin`` names it in errors)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _bad(origin, f"not valid TOML: {exc}") from None
+    return profile_from_dict(data, origin)
+
+
+def profile_from_dict(data: dict, origin: str = "<profile>") -> Profile:
+    """Build a validated :class:`Profile` from TOML-shaped data."""
+    data = dict(data)
+    for required in ("name", "description"):
+        if required not in data:
+            raise _bad(origin, f"the key {required!r} is missing")
+    tables = {"quality": Quality, "limits": Limits, "images": ImageRules}
+    values = {
+        key: _dataclass_of(tables[key], data.pop(key), origin, key)
+        for key in list(data)
+        if key in tables
+    }
+    if "sources" in data:
+        values["sources"] = _sources(data.pop("sources"), origin)
+    values.update(_fields_of(Profile, data, origin, ""))
+    profile = Profile(**values)
+    _check_profile(profile, origin)
+    return profile
+
+
+def _bad(origin, problem: str, key: str | None = None) -> UsageError:
+    where = f"{origin}: {key}: " if key else f"{origin}: "
+    return UsageError(
+        f"bad profile {where}{problem}",
+        code="bad_profile",
+        hint="see README, section Service profiles, for the keys and their types",
+    )
+
+
+def _dataclass_of(cls, table, origin, prefix: str):
+    if not isinstance(table, dict):
+        raise _bad(origin, f"must be a table, not {_type_name(table)}", prefix)
+    return cls(**_fields_of(cls, table, origin, prefix + "."))
+
+
+def _fields_of(cls, table: dict, origin, prefix: str) -> dict:
+    """``table``'s values checked against ``cls``'s field types; unknown keys refused."""
+    hints = typing.get_type_hints(cls)
+    tables = {"quality", "limits", "images", "sources"}  # read apart, before the plain keys
+    names = {f.name for f in dataclasses.fields(cls)} - tables
+    values = {}
+    for key, value in table.items():
+        if key not in names:
+            known = ", ".join(sorted(names | (tables if cls is Profile else set())))
+            raise _bad(origin, f"unknown key (known: {known})", prefix + key)
+        values[key] = _typed(value, hints[key], origin, prefix + key)
+    return values
+
+
+def _typed(value, hint, origin, key):
+    """``value`` as the field type ``hint`` (int, float, str, bool or tuple[str, ...])."""
+    if hint is bool or hint is str:
+        ok = isinstance(value, hint)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:  # tuple[str, ...]
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    if not ok:
+        wanted = {bool: "true or false", str: "a string", int: "an integer", float: "a number"}
+        raise _bad(
+            origin,
+            f"must be {wanted.get(hint, 'a list of strings')}, not {_type_name(value)}",
+            key,
+        )
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise _bad(origin, f"must not be negative ({value})", key)
+    return value
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", str: "a string", int: "an integer", float: "a number"}.get(
+        type(value), "a list" if isinstance(value, list) else "a table"
+    )
+
+
+def _sources(entries, origin) -> tuple[Source, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise _bad(origin, "must be [[sources]] tables", "sources")
+    found = []
+    for number, entry in enumerate(entries, 1):
+        key = f"sources[{number}]"
+        for required in ("rules", "source", "date"):
+            if required not in entry:
+                raise _bad(origin, f"the key {required!r} is missing", key)
+        found.append(Source(**_fields_of(Source, entry, origin, key + ".")))
+    return tuple(found)
+
+
+def _check_profile(profile: Profile, origin) -> None:
+    """Cross-field rules: choices, ratios, image formats, min ≤ max, sources naming fields."""
+    for key, allowed in CHOICES.items():
+        if getattr(profile, key) not in allowed:
+            raise _bad(origin, f"must be one of {', '.join(allowed)}", key)
+    for ratio in profile.aspects:
+        if not _RATIO.match(ratio):
+            raise _bad(origin, f"{ratio!r} is not a ratio like \"16:9\"", "aspects")
+    if profile.images is not None:
+        for name in profile.images.formats:
+            if name not in IMAGE_FORMATS:
+                raise _bad(origin, f"{name!r}: one of {', '.join(IMAGE_FORMATS)}", "images.formats")
+    for low_key, high_key in _ORDERED:
+        low, high = _value(profile, low_key), _value(profile, high_key)
+        if low is None or (high_key in _ZERO_IS_UNLIMITED and high == 0):
+            continue
+        if low > high:
+            raise _bad(origin, f"{low_key} {low} is above {high_key} {high}", low_key)
+    for source in profile.sources:
+        for rule in source.rules:
+            if _value(profile, rule, missing=KeyError) is KeyError:
+                raise _bad(origin, f"{rule!r} is not a rule of a profile", "sources.rules")
+
+
+def _value(profile: Profile, dotted: str, missing=None):
+    """A field by its TOML path (``max_fps``, ``images.max_count``); ``missing`` if none."""
+    value = profile
+    for part in dotted.split("."):
+        if value is None or not hasattr(value, part) or part.startswith("_"):
+            return missing if value is not None else None
+        value = getattr(value, part)
+    return value
+
+
+def _builtins() -> dict[str, Profile]:
+    folder = resources.files("clipprep") / "profile_data"
+    found = {}
+    for name in _BUILTINS:
+        entry = folder / f"{name}.toml"
+        found[name] = profile_from_toml(entry.read_text(encoding="utf-8"), f"built-in {name}")
+    return found
+
+
+PROFILES: dict[str, Profile] = _builtins()
+
+
+def video_profile(profile: Profile) -> Profile:
+    """``profile``, or :class:`UsageError` if it is an image service's (those take stills)."""
+    if profile.images is not None:
+        raise UsageError(
+            f"{profile.name} is a profile for still images, not for a video clip",
+            code="bad_profile",
+            hint="use `clipprep stills` with it, or a video profile for check and prepare",
+        )
+    return profile
 
 
 def get_profile(profile: str | Profile | None = None) -> Profile:
-    """Return the named profile (default ``sora2-characters``); a ``Profile`` passes through."""
+    """Return the named profile (default ``sora2-characters``), or the one in a ``.toml`` file
+    when given a path; a ``Profile`` passes through."""
     if isinstance(profile, Profile):
         return profile
     name = profile or DEFAULT_PROFILE
+    if isinstance(name, os.PathLike) or str(name).endswith(".toml") or os.sep in str(name):
+        return load_profile(name)
     try:
         return PROFILES[name]
     except KeyError:
         known = ", ".join(sorted(PROFILES))
-        raise UsageError(f"unknown profile {name!r}", hint=f"choose one of: {known}") from None
+        raise UsageError(
+            f"unknown profile {name!r}", hint=f"choose one of: {known}, or a .toml file"
+        ) from None
 
 
 def profile_names() -> list[str]:
     """The names of the known profiles, in their order (the CLI's choices are read here)."""
     return list(PROFILES)
-
-
-@dataclass(frozen=True)
-class ImageRules:
-    """What an image-reference service accepts: how many stills, their size, shape and files."""
-
-    min_count: int = 1
-    max_count: int = 4
-    min_side_px: int = 300
-    min_aspect: float = 0.4  # width / height
-    max_aspect: float = 2.5
-    formats: tuple[str, ...] = ("jpeg", "png")
-    max_bytes: int = 10 * 2**20
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from . import tonemap
 from .cuts import Cut
 from .metrics import FrameMetrics
 from .probe import Probe
-from .profiles import Profile
+from .profiles import Profile, ratio_value
 from .targets import Target, target_of
 from .targets.base import Describe, median
 from .vocab import Severity, SubjectMode, TargetKind, Verdict
@@ -119,6 +119,7 @@ def media_problems(probe: Probe, profile: Profile, window: Window | None) -> lis
     found += _duration_problems(probe.duration_s, video.fps, profile, window)
     found += _frame_rate_problems(probe, profile)
     found += shape_problems(video.width, video.height, profile)
+    found += upload_size_problems(probe.size_bytes, profile)
     if video.variable_frame_rate:
         add(
             Problem(
@@ -159,6 +160,17 @@ def _frame_rate_problems(probe: Probe, profile: Profile) -> list[Problem]:
     rate = video.fps
     if probe.duration_s > 0 and video.frame_count:
         rate = min(rate, video.frame_count / probe.duration_s)
+    if profile.max_fps and video.fps > profile.max_fps * 1.01:
+        return [
+            Problem(
+                "high_frame_rate",
+                Severity.ERROR,
+                f"the clip has {video.fps:.3g} frames per second; the service takes at most "
+                f"{profile.max_fps:g}",
+                f"`clipprep prepare` converts it to {profile.max_fps:g} fps",
+                fixable=True,
+            )
+        ]
     if rate >= profile.min_fps * 0.99:  # 1% for rounding: 1500 frames in 300.0x s is 5 fps
         return []
     return [
@@ -194,16 +206,30 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
             )
         )
     elif short_side > profile.max_short_side:
+        refused = profile.larger_pictures == "refused"
         add(
             Problem(
                 "oversized",
-                Severity.INFO,
-                f"{width}×{height} is above {profile.max_short_side}p; the service scales it down",
+                Severity.ERROR if refused else Severity.INFO,
+                f"{width}×{height} is above {profile.max_short_side}p; the service "
+                + ("refuses it" if refused else "scales it down"),
                 "`clipprep prepare` scales it down with a sharper filter and a smaller upload",
                 fixable=True,
             )
         )
-    if aspect > profile.max_aspect:
+    found += _pixel_problems(width, height, profile)
+    if profile.aspects and not _exact_aspect(width, height, profile):
+        add(
+            Problem(
+                "aspect_ratio",
+                Severity.ERROR,
+                f"the aspect ratio {width}:{height} is not one the service takes "
+                f"({', '.join(profile.aspects)})",
+                "`clipprep prepare` crops around the face",
+                fixable=True,
+            )
+        )
+    elif aspect > profile.max_aspect:
         add(
             Problem(
                 "aspect_ratio",
@@ -214,6 +240,57 @@ def shape_problems(width: int, height: int, profile: Profile) -> list[Problem]:
             )
         )
     return found
+
+
+def _exact_aspect(width: int, height: int, profile: Profile) -> bool:
+    """The picture is one of the profile's exact ratios, within 1% (1080×1920 is 9:16)."""
+    ratio = width / max(1, height)
+    return any(abs(ratio / ratio_value(r) - 1) <= 0.01 for r in profile.aspects)
+
+
+def _pixel_problems(width: int, height: int, profile: Profile) -> list[Problem]:
+    """The profile's pixels-per-frame range (0: no limit)."""
+    pixels = width * height
+    if pixels < profile.min_frame_pixels:
+        return [
+            Problem(
+                "too_few_pixels",
+                Severity.ERROR,
+                f"{width}×{height} is {pixels:,} pixels per frame; the service needs at least "
+                f"{profile.min_frame_pixels:,}",
+                "record or export at a larger size; upscaling adds no detail",
+                fixable=False,
+            )
+        ]
+    if profile.max_frame_pixels and pixels > profile.max_frame_pixels:
+        return [
+            Problem(
+                "too_many_pixels",
+                Severity.ERROR,
+                f"{width}×{height} is {pixels:,} pixels per frame; the service takes at most "
+                f"{profile.max_frame_pixels:,}",
+                "`clipprep prepare` scales it down",
+                fixable=True,
+            )
+        ]
+    return []
+
+
+def upload_size_problems(size_bytes: int, profile: Profile) -> list[Problem]:
+    """The file is over the service's upload limit (``max_upload_bytes``; 0: none)."""
+    limit = profile.max_upload_bytes
+    if not limit or size_bytes <= limit:
+        return []
+    return [
+        Problem(
+            "file_too_large",
+            Severity.ERROR,
+            f"the file is {size_bytes / 1e6:.1f} MB; "
+            f"the service takes at most {limit / 1e6:.1f} MB",
+            "`clipprep prepare` re-encodes it smaller",
+            fixable=True,
+        )
+    ]
 
 
 def _hdr_note(video) -> Problem:
@@ -248,11 +325,16 @@ def _duration_problems(
     if duration <= high + slack:
         return []
     keep = f"keep {_span(window)}" if window else "no usable window was found"
+    does = (
+        f"refuses clips over {high:g} s"
+        if profile.longer_clips == "refused"
+        else f"keeps only its first {high:g} s"
+    )
     return [
         Problem(
             "too_long",
             Severity.ERROR,
-            f"the clip lasts {duration:.2f} s; the service keeps only its first {high:g} s",
+            f"the clip lasts {duration:.2f} s; the service {does}",
             f"{keep}: `clipprep prepare` cuts it there",
             fixable=window is not None,
         )
@@ -366,11 +448,16 @@ def target_notes(subject_mode: str, target: str, face_share: float, profile: Pro
 def likeness_problems(
     metrics: Sequence[FrameMetrics], window: Window | None, profile: Profile
 ) -> list[Problem]:
-    """The ``human_likeness`` warning, for services that refuse real human faces."""
-    if not profile.warn_human_likeness or window is None:
+    """The ``human_likeness`` warning, for services that refuse real human faces (and
+    ``not_humanoid`` for those that take realistic humanoid figures only)."""
+    if window is None:
         return []
     span = metrics[window.first_sample : window.last_sample + 1]
     scores = [m.face_score for m in span if m.face_score is not None]
+    if profile.likeness == "realistic_humanoids":
+        return _humanoid_problems(scores, span, profile)
+    if not profile.warn_human_likeness:
+        return []
     # The detector is trained on photographs of people: a confident, steady detection in most
     # frames is a real (or photoreal) human face far more often than a drawn or costumed one.
     if len(scores) < 0.5 * len(span) or median(scores) < 0.7:
@@ -382,6 +469,23 @@ def likeness_problems(
             f"a photoreal human face is visible (detector confidence {median(scores):.2f}); "
             f"{profile.name} refuses real human likeness unless the account has access",
             "use a non-human character, or a provider that accepts people",
+            fixable=False,
+        )
+    ]
+
+
+def _humanoid_problems(scores: list[float], span, profile: Profile) -> list[Problem]:
+    """A service that takes realistic humanoid figures only: warn when the face detector (trained
+    on people) finds no face in most of the window."""
+    if len(scores) >= 0.5 * len(span):
+        return []
+    return [
+        Problem(
+            "not_humanoid",
+            Severity.WARNING,
+            f"no human-like face in most of the window; {profile.name} takes realistic "
+            "humanoid figures only",
+            "use a clip of a realistic human-like character",
             fixable=False,
         )
     ]

@@ -74,15 +74,42 @@ ledger_option = click.option(
     help="The submissions database (default: $CLIPPREP_LEDGER or the user data folder).",
 )
 
-# One flag per field of Options, named as the field (click passes --sample-fps as sample_fps).
-_ANALYSIS_FLAGS = (
-    click.option(
+
+def _profile_value(ctx, param, value):
+    """--profile NAME or --profile path/to/service.toml, resolved (and validated) up front."""
+    from ..profiles import get_profile
+
+    try:
+        if param.multiple:  # prepare's repeatable --profile
+            return tuple(get_profile(v) for v in value) or (get_profile(DEFAULT_PROFILE),)
+        return get_profile(value)
+    except ClipprepError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise click.BadParameter(exc.message + hint) from None
+
+
+def _profile_flag(several: bool):
+    """--profile: a built-in profile's name or a TOML file; ``several``: it may be repeated."""
+    help_text = f"Service rules: one of {', '.join(profile_names())}, or a .toml file."
+    if several:
+        return click.option(
+            "--profile",
+            multiple=True,
+            callback=_profile_value,
+            help=help_text + " Repeat it to prepare for several services: -o is then a folder.",
+        )
+    return click.option(
         "--profile",
-        type=click.Choice(sorted(profile_names())),
         default=DEFAULT_PROFILE,
         show_default=True,
-        help="Service rules to check against.",
-    ),
+        callback=_profile_value,
+        help=help_text,
+    )
+
+
+# One flag per field of Options but the profile, named as the field (click passes --sample-fps
+# as sample_fps).
+_ANALYSIS_FLAGS = (
     click.option(
         "--subject",
         type=click.Choice(SUBJECT_MODES),
@@ -119,19 +146,27 @@ _ANALYSIS_FLAGS = (
 _OPTION_FIELDS = tuple(field.name for field in dataclasses.fields(Options))
 
 
-def analysis_flags(command):
+def analysis_flags(command=None, *, several_profiles: bool = False):
     """Decorator: the analysis flags (--profile, --subject, --sample-fps, --analysis-size,
     --thorough, --model-dir, --time-limit) on ``command``, which receives them as one
-    ``options`` (:class:`Options`). Goes below ``@main.command()``."""
+    ``options`` (:class:`Options`). Goes below ``@main.command()``. ``several_profiles``:
+    --profile may be repeated; the command also receives ``profiles`` (the options hold the
+    first)."""
 
-    @functools.wraps(command)
-    def with_options(*args, **kwargs):
-        fields = {name: kwargs.pop(name) for name in _OPTION_FIELDS}
-        return command(*args, options=Options(**fields), **kwargs)
+    def decorate(command):
+        @functools.wraps(command)
+        def with_options(*args, **kwargs):
+            fields = {name: kwargs.pop(name) for name in _OPTION_FIELDS}
+            if several_profiles:
+                kwargs["profiles"] = fields["profile"]
+                fields["profile"] = fields["profile"][0]
+            return command(*args, options=Options(**fields), **kwargs)
 
-    for flag in reversed(_ANALYSIS_FLAGS):
-        with_options = flag(with_options)
-    return with_options
+        for flag in reversed((_profile_flag(several_profiles), *_ANALYSIS_FLAGS)):
+            with_options = flag(with_options)
+        return with_options
+
+    return decorate(command) if command is not None else decorate
 
 
 def provider_option(**extra):

@@ -20,7 +20,8 @@ from .exits import EXIT_READY
 )
 @debug_option
 def profiles_command(as_json, debug):
-    """List the service profiles and their rules."""
+    """List the service profiles and their rules (each a TOML file; --profile FILE.toml takes
+    your own)."""
 
     def action() -> int:
         for profile in map(get_profile, profile_names()):
@@ -28,7 +29,8 @@ def profiles_command(as_json, debug):
                 json_line({**profile.to_dict(), "default": profile.name == DEFAULT_PROFILE})
                 continue
             default = " (default)" if profile.name == DEFAULT_PROFILE else ""
-            echo(f"{profile.name}{default}\n  {profile.description}")
+            provisional = " (provisional: rules from a relay)" if profile.provisional else ""
+            echo(f"{profile.name}{default}{provisional}\n  {profile.description}")
         return EXIT_READY
 
     sys.exit(run(debug, action))

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..console import json_line
+from ..errors import UsageError
 from .app import main
 from .common import (
     analysis_flags,
@@ -25,7 +26,12 @@ from .progress import CHECK_PROGRESS_MIN_S, ProgressBar
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Default: NAME.prepared.mp4.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="Default: NAME.prepared.mp4; with several --profile a folder (NAME.PROFILE.mp4 in it).",
+)
 @click.option(
     "--start", type=click.FloatRange(min=0), help="Cut from here (s) instead of the best window."
 )
@@ -43,7 +49,7 @@ from .progress import CHECK_PROGRESS_MIN_S, ProgressBar
     help="Write the file even when the clip is rejected (it will not be ready either).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@analysis_flags
+@analysis_flags(several_profiles=True)
 @name_option
 @quiet_option
 @verbose_option
@@ -59,6 +65,7 @@ def prepare(
     even_if_rejected,
     as_json,
     options,
+    profiles,
     name,
     quiet,
     verbose,
@@ -76,6 +83,21 @@ def prepare(
 
         level = verbosity(quiet, verbose)
         out = console()
+        how = dict(start=start, end=end, aspect=aspect, allow_upscale=allow_upscale, force=force)
+        if len(profiles) > 1:
+            return _prepare_for_services(
+                path,
+                output,
+                profiles,
+                options,
+                how | dict(even_if_rejected=even_if_rejected),
+                name,
+                as_json,
+                lambda result: _render_prepared(result, out, level),
+            )
+        if output is not None and Path(output).is_dir():
+            hint = "give a file name ending in .mp4 (or several --profile)"
+            raise UsageError(f"{output} is a folder", hint=hint)
         with Analyzer(options) as analyzer, ProgressBar(enabled=level > 0) as bar:
             result = run_prepare(
                 path,
@@ -98,6 +120,22 @@ def prepare(
         return VERDICT_EXIT[result.verdict]
 
     sys.exit(run(debug, action))
+
+
+def _prepare_for_services(path, output, profiles, options, how, name, as_json, render) -> int:
+    """``prepare --profile A --profile B -o DIR``: one file per service in DIR; the exit code is
+    the worst verdict."""
+    from ..export import prepare_for_services
+
+    if output is None:
+        raise UsageError("several --profile need -o FOLDER for their files")
+    results = prepare_for_services(path, output, profiles, options=options, name=name, **how)
+    for result in results:
+        if as_json:
+            json_line(result.to_dict())
+        else:
+            render(result)
+    return max(VERDICT_EXIT[result.verdict] for result in results)
 
 
 def _render_prepared(result, console, level: int = 1) -> None:
