@@ -409,6 +409,25 @@ def test_a_trickling_create_is_cut_at_the_request_deadline(api, ready_clip, ledg
 
 
 @each_queued
+@pytest.mark.parametrize(
+    "refusal", [("status", 429, {"Retry-After": "30"}), ("status", 503, {"Retry-After": "30"})]
+)
+def test_a_deadline_during_refused_creates_is_no_unknown_outcome(
+    api, send, ready_clip, ledger_path, provider, refusal
+):
+    # The service said "not now" (429/503: it did not act) and asked for a wait past the
+    # deadline: nothing was created, so this is a plain deadline error a re-run may retry.
+    api.fault("create", refusal)
+    with pytest.raises(ServiceError) as error:
+        send(ready_clip, deadline_s=3, provider=provider)
+    assert not isinstance(error.value, OutcomeUnknown)
+    assert error.value.code == "deadline_exceeded"
+    assert api.created == 0 and rows(ledger_path)[0].status == "failed"
+    assert send(ready_clip, provider=provider).character_id
+    assert api.created == 1
+
+
+@each_queued
 def test_submission_deadline_bounds_the_retries(api, send, ready_clip, provider):
     api.fault("upload", *[("trickle", 0.5)] * 5)
     with pytest.raises(ServiceError) as error:

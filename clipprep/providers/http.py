@@ -291,7 +291,7 @@ class ApiClient:
                         code="service_unreachable",
                         hint="check the network, or --api-base",
                     ) from None
-                self._pause(self._retry.delay(attempt), until, creates)
+                self._pause(self._retry.delay(attempt), until)
                 continue
             except httpx.HTTPError as exc:  # sent, then timed out or dropped
                 if creates:
@@ -304,19 +304,23 @@ class ApiClient:
                         f"{self._service} did not answer ({self._why(exc)})",
                         code="service_unavailable",
                     ) from None
-                self._pause(self._retry.delay(attempt), until, creates)
+                self._pause(self._retry.delay(attempt), until)
                 continue
             if response.status_code in _RETRY_STATUSES and attempt < self._retry.attempts:
                 if creates and response.status_code not in _NOT_ACTED_STATUSES:
                     raise self._unknown(response)
-                self._pause(self._wait_for(response, attempt), until, creates)
+                self._pause(self._wait_for(response, attempt), until)
                 continue
             return self._decode(response, body, creates)
 
-    def _pause(self, seconds: float, until: float, creates: bool) -> None:
-        """Wait before another try, unless that would pass the deadline (then give up now)."""
+    def _pause(self, seconds: float, until: float) -> None:
+        """Wait before another try, unless that would pass the deadline (then give up now).
+
+        Only a try the service did not act on is repeated (a create is never re-sent after it
+        may have been taken), so giving up here leaves nothing created: a plain deadline error,
+        never an unknown outcome."""
         if time.monotonic() + seconds >= until:
-            raise self._too_slow(creates)
+            raise self._too_slow(creates=False)
         self._sleep(seconds)
 
     def _too_slow(self, creates: bool) -> ServiceError:
