@@ -12,7 +12,6 @@ A result is the report's JSON (``Report.to_dict(include_frames=True)``) plus ``t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -173,6 +172,7 @@ def _init_worker(settings: Settings) -> None:
         sample_fps=settings.sample_fps,
         analysis_long_side=settings.analysis_long_side,
         model_dir=settings.model_dir,
+        thumbnails=THUMBNAILS,  # from the analysed frames: no second decode for the page
     )
 
 
@@ -227,7 +227,8 @@ def report_entry(report) -> dict:
     if report.probe is not None and report.probe.video is not None:
         window = report.best_window
         span = (window.start_s, window.end_s) if window else (0.0, report.probe.duration_s)
-        data["thumbnails"] = thumbnails(report.path, *span)
+        # An Analyzer made with ``thumbnails=`` kept them; others' reports decode the clip again.
+        data["thumbnails"] = report.thumbnails or thumbnails(report.path, *span)
     return data
 
 
@@ -269,10 +270,10 @@ def _error_entry(path: str, code: str, message: str, hint: str | None = None) ->
 def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> list[str]:
     """``count`` small JPEG data URIs spread over [start, end] of the clip (upright)."""
     import av
-    import cv2
     import numpy as np
 
     from . import tonemap
+    from .pipeline import jpeg_uri
 
     wanted = [start + (end - start) * (i + 0.5) / count for i in range(count)]
     images = []
@@ -294,10 +295,9 @@ def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> 
                     rgb = tonemap.sdr_rgb(frame, width, height)
                 else:
                     rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-                rgb = np.rot90(rgb, k=round((frame.rotation or 0) / 90) % 4)
-                ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-                if ok:
-                    images.append("data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+                uri = jpeg_uri(np.rot90(rgb, k=round((frame.rotation or 0) / 90) % 4))
+                if uri:
+                    images.append(uri)
             if not wanted:
                 break
     return images
@@ -336,11 +336,63 @@ def check_many(
         yield from _on_dask(names, settings, folder, force, scheduler, worker_wait_s, notify)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(names) or 1))
-    pool = _WorkerPool(workers, settings, folder, force, hard_limit_s=_hard_limit_s(settings))
+    if len(names) <= 1:
+        yield from _in_this_process(names, settings, folder, force)
+        return
+    context = _worker_context()  # a fork server starts importing for the workers meanwhile
+    names = _longest_first(names)
+    pool = _WorkerPool(
+        workers, settings, folder, force, hard_limit_s=_hard_limit_s(settings), context=context
+    )
     try:
         yield from pool.run(names)
     finally:
         pool.close()
+
+
+def _in_this_process(names: list[str], settings: Settings, folder, force) -> Iterator[BatchResult]:
+    """A single clip is checked here: a worker process would cost more to start (0.6-1 s CPU
+    of imports and models) than it could earn back, with nothing to run beside it."""
+    _init_worker(settings)
+    try:
+        for name in names:
+            data, cached = check_one(name, folder, force)
+            yield BatchResult(name, data, cached)
+    finally:
+        _state.analyzer.close()
+        _state.analyzer = _state.settings = None
+
+
+def _worker_context():
+    """Where worker processes come from: a fork server that has imported what a check needs
+    (clipprep._preload), started now so it imports while the clips are ordered; spawned
+    processes (each importing it all) where there is no fork server (Windows)."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    # Not "__main__": a fork server importing the user's script would run an unguarded
+    # check_many there; each worker still imports it (and is refused) like a spawned one.
+    context.set_forkserver_preload(["clipprep._preload"])
+    forkserver.ensure_running()
+    return context
+
+
+def _longest_first(names: list[str]) -> list[str]:
+    """The largest files first, so no long clip starts last while the other workers idle. The
+    size stands for duration x pixels without opening a file (probing them imported PyAV in
+    the parent and took 0.1 s a clip on a busy machine, before the first clip could start)."""
+
+    def size(name: str) -> int:
+        try:
+            return os.stat(name).st_size
+        except OSError:  # missing, unreadable: its error entry is quick
+            return 0
+
+    return sorted(names, key=size, reverse=True)
 
 
 # A worker exits with this code when starting it ran the user's script into check_many again.
@@ -363,18 +415,19 @@ def _refuse_in_bootstrapping_worker() -> None:
 
 
 class _WorkerPool:
-    """Spawned worker processes, one clip at a time each, over a pipe per worker.
+    """Worker processes (forked by the fork server, or spawned), one clip at a time each, over
+    a pipe per worker.
 
     Unlike a ``ProcessPoolExecutor``, one clip can be stopped: a worker that overruns the hard
     time limit is killed and replaced, and a worker that dies (a crash in native code) costs only
     the clip it was on. Workers ignore Ctrl-C; the parent stops them.
     """
 
-    def __init__(self, size: int, settings: Settings, cache_folder, force: bool, hard_limit_s):
-        import multiprocessing
-
-        # spawn: MediaPipe's threads do not survive a fork.
-        self._context = multiprocessing.get_context("spawn")
+    def __init__(
+        self, size: int, settings: Settings, cache_folder, force: bool, hard_limit_s, context
+    ):
+        # Never a plain fork of this process: MediaPipe's threads do not survive a fork.
+        self._context = context
         self._args = (settings, cache_folder, force)
         self._hard_limit_s = hard_limit_s
         self._workers = [self._start() for _ in range(size)]
