@@ -336,9 +336,6 @@ def check_many(
         yield from _on_dask(names, settings, folder, force, scheduler, worker_wait_s, notify)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(names) or 1))
-    if len(names) <= 1:
-        yield from _in_this_process(names, settings, folder, force)
-        return
     context = _worker_context()  # a fork server starts importing for the workers meanwhile
     names = _longest_first(names)
     pool = _WorkerPool(
@@ -348,19 +345,6 @@ def check_many(
         yield from pool.run(names)
     finally:
         pool.close()
-
-
-def _in_this_process(names: list[str], settings: Settings, folder, force) -> Iterator[BatchResult]:
-    """A single clip is checked here: a worker process would cost more to start (0.6-1 s CPU
-    of imports and models) than it could earn back, with nothing to run beside it."""
-    _init_worker(settings)
-    try:
-        for name in names:
-            data, cached = check_one(name, folder, force)
-            yield BatchResult(name, data, cached)
-    finally:
-        _state.analyzer.close()
-        _state.analyzer = _state.settings = None
 
 
 def _worker_context():
