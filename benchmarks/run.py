@@ -287,19 +287,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         batch_times = {}
         for workers in (1, 2):
-            command = [
-                CLIPPREP,
-                "batch",
-                str(clips["batch"]),
-                "--workers",
-                str(workers),
-                "--force",
-                "--out",
-                f"{scratch}/out",
-                "--cache-dir",
-                f"{scratch}/cache",
-            ]
-            batch_times[workers] = timed(command, args.runs)
+            batch_times[workers] = timed(batch_command(clips["batch"], workers, scratch), args.runs)
         shutil.rmtree(f"{scratch}/out", ignore_errors=True)
     rows.append(("6. batch, 20 clips, 1 worker", f"{batch_times[1]:.2f} s", "", ""))
     rows.append(
