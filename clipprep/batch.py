@@ -388,14 +388,19 @@ _UNGUARDED_MAIN = (
 
 
 def _refuse_in_bootstrapping_worker() -> None:
-    """A spawned worker imports the main script; a script that calls check_many without the
-    ``__main__`` guard would start workers from every worker. Stop such a worker silently
-    with a code the parent turns into one line of explanation."""
+    """A worker (spawned, or forked by the fork server) imports the main script; a script that
+    calls check_many without the ``__main__`` guard would start workers from every worker.
+    Stop such a worker silently with a code the parent turns into one line of explanation."""
     import multiprocessing
+    import sys
 
     # multiprocessing's own flag for "this process is still importing the parent's main".
     if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise SystemExit(_UNGUARDED_MAIN_EXIT)
+        # os._exit, not SystemExit: a fork server's child turns SystemExit into exit code 1.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(_UNGUARDED_MAIN_EXIT)
 
 
 class _WorkerPool:
