@@ -361,8 +361,24 @@ def _worker_context():
     # Not "__main__": a fork server importing the user's script would run an unguarded
     # check_many there; each worker still imports it (and is refused) like a spawned one.
     context.set_forkserver_preload(["clipprep._preload"])
-    forkserver.ensure_running()
+    with _children_ignore_ctrl_c():
+        forkserver.ensure_running()
     return context
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c():
+    """Processes started in the block never see Ctrl-C: a terminal's Ctrl-C reaches the fork
+    server too, and during its interpreter's start-up it printed a traceback. SIGINT is blocked
+    in this thread meanwhile, and a blocked signal stays blocked across fork and exec; here it
+    is only held back (delivered when the block ends, or now to another thread), never lost."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _longest_first(names: list[str]) -> list[str]:
@@ -419,7 +435,15 @@ class _WorkerPool:
         self._context = context
         self._args = (settings, cache_folder, force)
         self._hard_limit_s = hard_limit_s
-        self._workers = [self._start() for _ in range(size)]
+        self._workers: list[dict] = []
+        try:
+            # A fork server's start blocks until it has imported (~0.5 s): a Ctrl-C meanwhile
+            # must not leave the workers started so far running.
+            for _ in range(size):
+                self._workers.append(self._start())
+        except BaseException:
+            self.close()
+            raise
 
     def _start(self) -> dict:
         parent, child = self._context.Pipe()
@@ -507,7 +531,10 @@ def _worker_main(pipe, settings: Settings, cache_folder, force: bool) -> None:
     except ClipprepError as exc:
         pipe.send(exc)
         return
-    pipe.send("ready")
+    try:
+        pipe.send("ready")
+    except OSError:  # the parent has gone (Ctrl-C while the workers started)
+        return
     while True:
         try:
             path = pipe.recv()
