@@ -12,7 +12,6 @@ A result is the report's JSON (``Report.to_dict(include_frames=True)``) plus ``t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import hashlib
@@ -170,7 +169,10 @@ def _init_worker(settings: Settings) -> None:
     if _state.analyzer is not None:  # other settings: the old models are not needed any more
         _state.analyzer.close()
     _state.settings = settings
-    _state.analyzer = Analyzer(settings.options)
+    _state.analyzer = Analyzer(
+        settings.options,
+        thumbnails=THUMBNAILS,  # from the analysed frames: no second decode for the page
+    )
 
 
 def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, bool]:
@@ -239,7 +241,8 @@ def report_entry(report) -> dict:
     if report.probe is not None and report.probe.video is not None:
         window = report.best_window
         span = (window.start_s, window.end_s) if window else (0.0, report.probe.duration_s)
-        data["thumbnails"] = thumbnails(report.path, *span)
+        # An Analyzer made with ``thumbnails=`` kept them; others' reports decode the clip again.
+        data["thumbnails"] = report.thumbnails or thumbnails(report.path, *span)
     return data
 
 
@@ -280,9 +283,8 @@ def _error_entry(path: str, code: str, message: str, hint: str | None = None) ->
 
 def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> list[str]:
     """``count`` small JPEG data URIs spread over [start, end] of the clip (upright)."""
-    import cv2
-
     from . import media, tonemap
+    from .pipeline import jpeg_uri
 
     wanted = [start + (end - start) * (i + 0.5) / count for i in range(count)]
     images = []
@@ -304,10 +306,9 @@ def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> 
                     rgb = tonemap.sdr_rgb(frame, width, height)
                 else:
                     rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-                rgb = media.upright(rgb, frame)
-                ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-                if ok:
-                    images.append("data:image/jpeg;base64," + base64.b64encode(jpeg).decode())
+                uri = jpeg_uri(media.upright(rgb, frame))
+                if uri:
+                    images.append(uri)
             if not wanted:
                 break
     return images
@@ -355,11 +356,63 @@ def check_many(
         yield from _on_dask(names, settings, folder, force, scheduler, worker_wait_s, notify)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(names) or 1))
-    pool = _WorkerPool(workers, settings, folder, force, hard_limit_s=_hard_limit_s(settings))
+    context = _worker_context()  # a fork server starts importing for the workers meanwhile
+    names = _longest_first(names)
+    pool = _WorkerPool(
+        workers, settings, folder, force, hard_limit_s=_hard_limit_s(settings), context=context
+    )
     try:
         yield from pool.run(names)
     finally:
         pool.close()
+
+
+def _worker_context():
+    """Where worker processes come from: a fork server that has imported what a check needs
+    (clipprep._preload), started now so it imports while the clips are ordered; spawned
+    processes (each importing it all) where there is no fork server (Windows)."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    # Not "__main__": a fork server importing the user's script would run an unguarded
+    # check_many there; each worker still imports it (and is refused) like a spawned one.
+    context.set_forkserver_preload(["clipprep._preload"])
+    with _children_ignore_ctrl_c():
+        forkserver.ensure_running()
+    return context
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c():
+    """Processes started in the block never see Ctrl-C: a terminal's Ctrl-C reaches the fork
+    server too, and during its interpreter's start-up it printed a traceback. SIGINT is blocked
+    in this thread meanwhile, and a blocked signal stays blocked across fork and exec; here it
+    is only held back (delivered when the block ends, or now to another thread), never lost."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _longest_first(names: list[str]) -> list[str]:
+    """The largest files first, so no long clip starts last while the other workers idle. The
+    size stands for duration x pixels without opening a file (probing them imported PyAV in
+    the parent and took 0.1 s a clip on a busy machine, before the first clip could start)."""
+
+    def size(name: str) -> int:
+        try:
+            return os.stat(name).st_size
+        except OSError:  # missing, unreadable: its error entry is quick
+            return 0
+
+    return sorted(names, key=size, reverse=True)
 
 
 # A worker exits with this code when starting it ran the user's script into check_many again.
@@ -371,32 +424,46 @@ _UNGUARDED_MAIN = (
 
 
 def _refuse_in_bootstrapping_worker() -> None:
-    """A spawned worker imports the main script; a script that calls check_many without the
-    ``__main__`` guard would start workers from every worker. Stop such a worker silently
-    with a code the parent turns into one line of explanation."""
+    """A worker (spawned, or forked by the fork server) imports the main script; a script that
+    calls check_many without the ``__main__`` guard would start workers from every worker.
+    Stop such a worker silently with a code the parent turns into one line of explanation."""
     import multiprocessing
+    import sys
 
     # multiprocessing's own flag for "this process is still importing the parent's main".
     if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise SystemExit(_UNGUARDED_MAIN_EXIT)
+        # os._exit, not SystemExit: a fork server's child turns SystemExit into exit code 1.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(_UNGUARDED_MAIN_EXIT)
 
 
 class _WorkerPool:
-    """Spawned worker processes, one clip at a time each, over a pipe per worker.
+    """Worker processes (forked by the fork server, or spawned), one clip at a time each, over
+    a pipe per worker.
 
     Unlike a ``ProcessPoolExecutor``, one clip can be stopped: a worker that overruns the hard
     time limit is killed and replaced, and a worker that dies (a crash in native code) costs only
     the clip it was on. Workers ignore Ctrl-C; the parent stops them.
     """
 
-    def __init__(self, size: int, settings: Settings, cache_folder, force: bool, hard_limit_s):
-        import multiprocessing
-
-        # spawn: MediaPipe's threads do not survive a fork.
-        self._context = multiprocessing.get_context("spawn")
+    def __init__(
+        self, size: int, settings: Settings, cache_folder, force: bool, hard_limit_s, context
+    ):
+        # Never a plain fork of this process: MediaPipe's threads do not survive a fork.
+        self._context = context
         self._args = (settings, cache_folder, force)
         self._hard_limit_s = hard_limit_s
-        self._workers = [self._start() for _ in range(size)]
+        self._workers: list[dict] = []
+        try:
+            # A fork server's start blocks until it has imported (~0.5 s): a Ctrl-C meanwhile
+            # must not leave the workers started so far running.
+            for _ in range(size):
+                self._workers.append(self._start())
+        except BaseException:
+            self.close()
+            raise
 
     def _start(self) -> dict:
         parent, child = self._context.Pipe()
@@ -484,7 +551,10 @@ def _worker_main(pipe, settings: Settings, cache_folder, force: bool) -> None:
     except ClipprepError as exc:
         pipe.send(exc)
         return
-    pipe.send("ready")
+    try:
+        pipe.send("ready")
+    except OSError:  # the parent has gone (Ctrl-C while the workers started)
+        return
     while True:
         try:
             path = pipe.recv()

@@ -66,6 +66,9 @@ class Report:
     analysis: dict = field(default_factory=dict)
     frames: list[FrameMetrics] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    # JPEG data URIs spread over the best window (the clip without one), when the Analyzer was
+    # asked to keep them (``thumbnails=``); not part of to_dict: a batch result adds them.
+    thumbnails: list[str] = field(default_factory=list, repr=False)
 
     @property
     def errors(self) -> list[Problem]:
