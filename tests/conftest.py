@@ -20,13 +20,20 @@ def clip_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def make_clip(clip_dir):
-    """Build a clip once per session: make_clip(name, segments, **build_kwargs) -> Path."""
-    built: dict[str, Path] = {}
+    """Build a clip once per session: make_clip(name, segments, **build_kwargs) -> Path.
+
+    A name stands for one recipe: asking for it again with other segments or options is an
+    error (else which clip a test got would depend on which test ran first)."""
+    built: dict[str, tuple[Path, tuple]] = {}
 
     def make(name: str, segments, **kwargs) -> Path:
+        recipe = (list(segments), kwargs)
         if name not in built:
-            built[name] = build_clip(clip_dir / name, segments, **kwargs)
-        return built[name]
+            built[name] = (build_clip(clip_dir / name, recipe[0], **kwargs), recipe)
+        path, first = built[name]
+        if first != recipe:
+            raise ValueError(f"make_clip({name!r}) was built from {first}, not {recipe}")
+        return path
 
     return make
 

@@ -46,8 +46,8 @@ def run(*args, env: dict | None = None, cwd=None, timeout: float = 300):
 
 @pytest.fixture(scope="module")
 def dark_clip(make_clip) -> Path:
-    """Too dark from start to end: rejected, nothing to keep."""
-    return make_clip("dark.mp4", [Segment(2.5, "face", brightness=0.1)])
+    """Too dark from start to end: rejected, nothing to keep (test_check's dark clip)."""
+    return make_clip("dark.mp4", [Segment(3.0, "face", brightness=0.12)])
 
 
 # --- 1. file names are text, not markup -------------------------------------------------------
