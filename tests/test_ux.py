@@ -4,6 +4,7 @@ refusals and the batch summary, all through the installed ``clipprep`` command."
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import random
@@ -250,8 +251,10 @@ def test_frames_without_json_is_refused(ready_clip):
 # --- features: schemas, profiles --json, progress, -q/-v, help --------------------------------
 
 
+@functools.cache
 def printed_schema(kind: str) -> dict:
-    """The schema as ``clipprep schema KIND`` prints it (checked to be a valid schema)."""
+    """The schema as ``clipprep schema KIND`` prints it (checked to be a valid schema); run
+    once per kind and kept, not once per document validated (nothing changes it in between)."""
     from jsonschema import Draft202012Validator
 
     result = run("schema", kind)
