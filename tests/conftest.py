@@ -12,21 +12,27 @@ import pytest
 
 from clipprep.synth import Segment, build_clip, write_clip
 
-# The files that take longest, longest first (measured: `python -m pytest --durations=0`).
+# The files that take longest, longest first (`python -m pytest --durations=0`, 2026-11-26).
 # pyproject runs the suite in two processes, a whole file at a time (`-n 2 --dist loadfile
 # --no-loadscope-reorder`), each process taking the next file when it runs short: starting the
 # slow files first lets both processes end together instead of one waiting for the other's
-# last long file. Only the order changes: every file runs, its tests in their own order.
+# last long file. test_submit (one command at a time) is second so that test_ux's random
+# Ctrl-Cs, which start in the first second of a command, run beside it rather than beside the
+# Dask cluster's bursts of process start-ups. Only the order changes: every file runs, its
+# tests in their own order.
 SLOW_FILES_FIRST = (
     "test_ux.py",
-    "test_dask.py",
-    "test_exactly_once.py",
     "test_submit.py",
-    "test_corpus.py",
-    "test_colour.py",
-    "test_html.py",
+    "test_exactly_once.py",
+    "test_dask.py",
+    "test_cuts.py",
     "test_hdr.py",
+    "test_corpus.py",
     "test_batch.py",
+    "test_prepare.py",
+    "test_colour.py",
+    "test_fast_path.py",
+    "test_subject.py",
 )
 
 
