@@ -12,6 +12,35 @@ import pytest
 
 from clipprep.synth import Segment, build_clip, write_clip
 
+# The files that take longest, longest first (`python -m pytest --durations=0`, 2026-11-26).
+# pyproject runs the suite in two processes, a whole file at a time (`-n 2 --dist loadfile
+# --no-loadscope-reorder`), each process taking the next file when it runs short: starting the
+# slow files first lets both processes end together instead of one waiting for the other's
+# last long file. test_submit (one command at a time) is second so that test_ux's random
+# Ctrl-Cs, which start in the first second of a command, run beside it rather than beside the
+# Dask cluster's bursts of process start-ups. Only the order changes: every file runs, its
+# tests in their own order.
+SLOW_FILES_FIRST = (
+    "test_ux.py",
+    "test_submit.py",
+    "test_exactly_once.py",
+    "test_dask.py",
+    "test_cuts.py",
+    "test_hdr.py",
+    "test_corpus.py",
+    "test_batch.py",
+    "test_prepare.py",
+    "test_colour.py",
+    "test_fast_path.py",
+    "test_subject.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Slow files first (see SLOW_FILES_FIRST); the sort is stable, so a file keeps its order."""
+    rank = {name: place for place, name in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def clip_dir(tmp_path_factory) -> Path:
@@ -20,13 +49,20 @@ def clip_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def make_clip(clip_dir):
-    """Build a clip once per session: make_clip(name, segments, **build_kwargs) -> Path."""
-    built: dict[str, Path] = {}
+    """Build a clip once per session: make_clip(name, segments, **build_kwargs) -> Path.
+
+    A name stands for one recipe: asking for it again with other segments or options is an
+    error (else which clip a test got would depend on which test ran first)."""
+    built: dict[str, tuple[Path, tuple]] = {}
 
     def make(name: str, segments, **kwargs) -> Path:
+        recipe = (list(segments), kwargs)
         if name not in built:
-            built[name] = build_clip(clip_dir / name, segments, **kwargs)
-        return built[name]
+            built[name] = (build_clip(clip_dir / name, recipe[0], **kwargs), recipe)
+        path, first = built[name]
+        if first != recipe:
+            raise ValueError(f"make_clip({name!r}) was built from {first}, not {recipe}")
+        return path
 
     return make
 

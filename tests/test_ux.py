@@ -4,6 +4,7 @@ refusals and the batch summary, all through the installed ``clipprep`` command."
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import random
@@ -46,8 +47,8 @@ def run(*args, env: dict | None = None, cwd=None, timeout: float = 300):
 
 @pytest.fixture(scope="module")
 def dark_clip(make_clip) -> Path:
-    """Too dark from start to end: rejected, nothing to keep."""
-    return make_clip("dark.mp4", [Segment(2.5, "face", brightness=0.1)])
+    """Too dark from start to end: rejected, nothing to keep (test_check's dark clip)."""
+    return make_clip("dark.mp4", [Segment(3.0, "face", brightness=0.12)])
 
 
 # --- 1. file names are text, not markup -------------------------------------------------------
@@ -250,8 +251,10 @@ def test_frames_without_json_is_refused(ready_clip):
 # --- features: schemas, profiles --json, progress, -q/-v, help --------------------------------
 
 
+@functools.cache
 def printed_schema(kind: str) -> dict:
-    """The schema as ``clipprep schema KIND`` prints it (checked to be a valid schema)."""
+    """The schema as ``clipprep schema KIND`` prints it (checked to be a valid schema); run
+    once per kind and kept, not once per document validated (nothing changes it in between)."""
     from jsonschema import Draft202012Validator
 
     result = run("schema", kind)
