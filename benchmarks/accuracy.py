@@ -54,6 +54,9 @@ from pathlib import Path
 
 import numpy as np
 
+# The test footage builder lives with the tests (tests/synth.py): it is not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
 # (file in the package index, its sha256, the members wanted from it)
 _MENPO3D = (
     "https://files.pythonhosted.org/packages/cf/3b/1490a36682e1a5da3703efc1c7af3f1d07c1247477b699"
@@ -269,7 +272,7 @@ def reference_shape(data: Path) -> None:
 
 def measure(analyzer, head: Head, pose, mirror: bool, folder: Path):
     """(label, clipprep's median pose or None) for one render as a 0.5 s still clip."""
-    from clipprep.synth import write_clip
+    from synth import write_clip
 
     picture = head.render(*pose)
     label = pose
@@ -386,8 +389,7 @@ def transitions_clip(bikes: Path, folder: Path) -> tuple[Path, list[int]]:
     """Two calm shots of bikes.mp4 joined by a fade to black and back, a cross-dissolve and one
     hard cut (25 fps): the gradual transitions are not cuts; returns the clip and its one cut."""
     import av
-
-    from clipprep.synth import write_clip
+    from synth import write_clip
 
     with av.open(str(bikes)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

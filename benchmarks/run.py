@@ -35,7 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from clipprep.synth import Segment, build_clip
+# The test footage builder lives with the tests (tests/synth.py): it is not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from synth import Segment, build_clip
 
 CLIPPREP = str(Path(sys.executable).parent / "clipprep")
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from clipprep.synth import Segment, build_clip, carphone_path, write_clip
+# The test footage builder lives with the tests (tests/synth.py): it is not part of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from synth import Segment, build_clip, carphone_path, write_clip
 
 # Small files: a higher CRF than the tests use; the samples only have to show the verdicts.
 _CRF = 30

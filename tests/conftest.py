@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from clipprep.synth import Segment, build_clip, write_clip
+from synth import Segment, build_clip, write_clip
 
 # The files that take longest, longest first (`python -m pytest --durations=0`, 2026-11-26).
 # pyproject runs the suite in two processes, a whole file at a time (`-n 2 --dist loadfile
@@ -95,8 +94,7 @@ def rotated_clip(clip_dir) -> Path:
     """A portrait phone clip stored landscape: the frames are written turned on their side,
     with display-rotation metadata that turns them back upright."""
     import numpy as np
-
-    from clipprep.synth import face_frame
+    from synth import face_frame
 
     def frames():
         for i in range(75):

@@ -10,10 +10,10 @@ import sys
 import time
 
 import pytest
+from synth import Segment
 
 from clipprep.batch import Settings, check_many, find_clips
 from clipprep.options import Options
-from clipprep.synth import Segment
 
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 
@@ -35,7 +35,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    from clipprep.synth import build_clip
+    from synth import build_clip
 
     root = tmp_path_factory.mktemp("batch")
     short = {"width": 960, "height": 540}
@@ -221,7 +221,7 @@ def test_settings_change_the_cache_key():
 def test_prepare_outputs_never_collide_and_follow_the_folder(ready_clip, tmp_path):
     """a/clip.mp4, b/clip.mp4 (the same bytes) and b/clip.mov: three files, one per row; a
     rerun into another --prepare folder writes there, though the analysis comes from the cache."""
-    from clipprep.synth import build_clip
+    from synth import build_clip
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

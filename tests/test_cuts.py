@@ -13,10 +13,10 @@ import av
 import cv2
 import numpy as np
 import pytest
+from synth import Segment, clip_frames, dissolve, footage_path, write_clip
 
 from clipprep.export import prepare
 from clipprep.pipeline import Analyzer
-from clipprep.synth import Segment, clip_frames, dissolve, footage_path, write_clip
 
 FPS = 30
 SIZE = (1280, 720)

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
+from synth import Segment, build_clip
 
 from clipprep.batch import Settings, check_many
 from clipprep.errors import UsageError
 from clipprep.files import sha256_file
 from clipprep.options import Options
-from clipprep.synth import Segment, build_clip
 
 BIN = os.path.dirname(sys.executable)
 ROOT = Path(__file__).resolve().parents[1]

@@ -166,7 +166,7 @@ def test_claim_of_a_live_process_is_respected(api, ready_clip, tmp_path):
 
 
 def test_concurrent_submits_of_a_rejected_clip_both_refuse_it(api, make_clip, tmp_path):
-    from clipprep.synth import Segment
+    from synth import Segment
 
     dark = make_clip("dark_submit.mp4", [Segment(3.0, "face", brightness=0.12)])
     ledger = tmp_path / "ledger.sqlite3"

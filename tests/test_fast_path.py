@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synth import Segment, build_clip
 
 from clipprep.boxes import iou
 from clipprep.faces import FaceFinder, faces_along
 from clipprep.frames import DecodeStats, iter_frames
 from clipprep.pipeline import Analyzer
-from clipprep.synth import Segment, build_clip
 
 # One default sampling period: the fast path samples at 10 fps, the reference every frame.
 _PERIOD = 0.1

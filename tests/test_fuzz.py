@@ -13,8 +13,7 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from clipprep.synth import Segment, build_clip
+from synth import Segment, build_clip
 
 EXAMPLES = int(os.environ.get("CLIPPREP_FUZZ_EXAMPLES", "60"))
 BOUND_S = 60  # one mutated 2 s clip; a healthy run takes well under a second

@@ -10,12 +10,12 @@ import av
 import cv2
 import numpy as np
 import pytest
+from synth import Segment, clip_frames, face_frame, hdr_frame, write_clip
 
 from clipprep import tonemap
 from clipprep.export import prepare
 from clipprep.frames import iter_frames
 from clipprep.probe import probe
-from clipprep.synth import Segment, clip_frames, face_frame, hdr_frame, write_clip
 
 CLOSE_UP = [Segment(3.0, "face", face_height=0.5)]
 MEDIA_CODES = {"not_mp4", "unsupported_codec", "hdr"}  # what the container and codec change

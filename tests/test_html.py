@@ -23,10 +23,10 @@ import cv2
 import pytest
 from cdp import Browser, chromium
 from skimage import data
+from synth import Segment, build_clip
 
 from clipprep.html import render_html
 from clipprep.profiles import Quality
-from clipprep.synth import Segment, build_clip
 
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 # Where the browser tests also leave their screenshots (to look at them), when set.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synth import carphone_path
 
 from clipprep import media
 from clipprep.errors import InputError
 from clipprep.frames import iter_frames
 from clipprep.metrics import FrameMeasurer
 from clipprep.profiles import get_profile
-from clipprep.synth import carphone_path
 
 
 def test_a_file_that_is_not_media_is_an_input_error(tmp_path):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synth import Segment, clip_frames, write_clip
 
-from clipprep.synth import Segment, clip_frames, write_clip
 from clipprep.targets import frame_flags
 
 WIDTH, HEIGHT = 960, 540

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from synth import carphone_path
 
 from clipprep.faces import FaceFinder
 from clipprep.pose import pose_from_keypoints, pose_from_landmarks, smooth_angles
-from clipprep.synth import carphone_path
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import time
 import av
 import numpy as np
 import pytest
+from synth import Segment, clip_frames, write_clip
 
 from clipprep.errors import PrepareError, UsageError
 from clipprep.export import prepare
 from clipprep.probe import probe
-from clipprep.synth import Segment, clip_frames, write_clip
 
 FPS = 30
 CLICK_AT = 3.0  # seconds into the source: a loud 10 ms burst in the audio

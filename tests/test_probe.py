@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
+from synth import face_frame, write_clip
 
 from clipprep.errors import InputError
 from clipprep.probe import probe
-from clipprep.synth import face_frame, write_clip
 
 
 def frames(count: int, width: int = 320, height: int = 240):

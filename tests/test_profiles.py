@@ -11,12 +11,12 @@ import statistics
 from pathlib import Path
 
 import pytest
+from synth import Segment
 
 from clipprep.errors import UsageError
 from clipprep.options import Options
 from clipprep.probe import probe
 from clipprep.profiles import PROFILES, ImageRules, get_profile, load_profile
-from clipprep.synth import Segment
 from clipprep.verdict import media_problems, name_problems, upload_size_problems
 
 VIDEO = [p for p in PROFILES.values() if p.images is None]

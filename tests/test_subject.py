@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synth import Segment, build_clip, object_box, write_clip
 
 from clipprep.boxes import iou
 from clipprep.frames import iter_frames
 from clipprep.pipeline import Analyzer
 from clipprep.profiles import PROFILES
 from clipprep.subjects import SubjectFinder
-from clipprep.synth import Segment, build_clip, object_box, write_clip
 from clipprep.targets import frame_flags
 from clipprep.vocab import TargetKind
 
@@ -152,8 +152,7 @@ def _flat_shape_clip(path: Path, wall: str, colour, shape: str, size: float) -> 
     height), swaying a little: ``plain`` is a painted wall with a little sensor noise, else a
     synth background (scikit-image's brick wall or coffee photo)."""
     import cv2
-
-    from clipprep.synth import _background
+    from synth import _background
 
     width, height = 1280, 720
     rng = np.random.default_rng(7)

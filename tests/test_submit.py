@@ -11,6 +11,7 @@ import time
 
 import pytest
 from fake_api import API_KEY, CHARACTER_PREFIX, KEY_VARIABLE, QUEUED, FakeApi, run_clipprep
+from synth import Segment
 
 from clipprep.errors import (
     AuthError,
@@ -23,7 +24,6 @@ from clipprep.errors import (
 from clipprep.ledger import Ledger
 from clipprep.providers.http import RetryPolicy
 from clipprep.submission import submit
-from clipprep.synth import Segment
 
 FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from synth import Segment
 
 from clipprep._cli.exits import (
     EXIT_FIXABLE,
@@ -24,7 +25,6 @@ from clipprep._cli.exits import (
     EXIT_UNREADABLE,
     EXIT_USAGE,
 )
-from clipprep.synth import Segment
 
 ENTRY_POINT = shutil.which("clipprep", path=str(Path(sys.executable).parent)) or shutil.which(
     "clipprep"
