@@ -239,9 +239,9 @@ def pose_sets() -> dict[str, list[tuple[float, float, float]]]:
 def reference_shape(data: Path) -> None:
     """Rebuild clipprep.pose's reference shape from the grid's poses within ±30° yaw (never the
     held-out ones): the mesh's points on each render (and its mirror image) turned back by the
-    label, centred, scaled to unit RMS radius and averaged. Prints it in pose.py's units."""
-    from clipprep.faces import FaceFinder
-    from clipprep.pose import _REFERENCE_POINTS, _REFERENCE_SHAPE, _pixels
+    label, centred, scaled to unit RMS radius and averaged. Prints it in _pose.py's units."""
+    from clipprep._faces import FaceFinder
+    from clipprep._pose import _REFERENCE_POINTS, _REFERENCE_SHAPE, _pixels
 
     scan = fetch(_MENPO3D, data / "menpo3d-0.8.6")
     generic = fetch(_HEAD_POSE, data / "head_pose-0.0.4")["head_pose/models/model_3D_68.txt"]
@@ -267,7 +267,7 @@ def reference_shape(data: Path) -> None:
     shape = np.mean(shapes, axis=0)
     for index, xyz in zip(_REFERENCE_POINTS, np.round(shape * 1000).astype(int), strict=True):
         print(f"    ({index}, ({xyz[0]}, {xyz[1]}, {xyz[2]})),")
-    print(f"largest difference from pose.py's: {np.abs(shape - _REFERENCE_SHAPE).max():.3f}")
+    print(f"largest difference from _pose.py's: {np.abs(shape - _REFERENCE_SHAPE).max():.3f}")
 
 
 def measure(analyzer, head: Head, pose, mirror: bool, folder: Path):

@@ -68,7 +68,7 @@ def build(folder: Path, name: str, segments, hdr: str | None, **options) -> Path
 def quality(out: Path, work: Path, analyzer) -> None:
     import cv2
 
-    from clipprep.export import prepare
+    from clipprep._export import prepare
 
     for name, segments in SOURCES.items():
         prepared, sheet = {}, []
@@ -137,7 +137,7 @@ def hevc(path: Path, pictures: list, count: int, tagged: bool) -> Path:
 def per_frame(frame, runs: int = 20) -> None:
     import cv2
 
-    from clipprep import tonemap
+    from clipprep import _tonemap as tonemap
 
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # as in the analysis on 2 cores; CPU time: this machine is shared
@@ -159,7 +159,7 @@ def per_frame(frame, runs: int = 20) -> None:
 def speed(work: Path, analyzer, runs: int) -> None:
     from synth import hdr_frame
 
-    from clipprep.export import prepare
+    from clipprep._export import prepare
 
     # Two seconds of a face, cycled: the same pictures tagged HLG, and untagged (read as SDR
     # the way every 10-bit clip was before): the decoding work is the same.
@@ -196,7 +196,7 @@ def main() -> int:
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from clipprep.pipeline import Analyzer
+    from clipprep._pipeline import Analyzer
 
     with tempfile.TemporaryDirectory() as scratch, Analyzer() as analyzer:
         if not args.skip_quality:

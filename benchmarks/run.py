@@ -110,7 +110,7 @@ with av.open(sys.argv[1]) as c:
 NAIVE_LOOP = """
 import sys, cv2, mediapipe as mp
 from mediapipe.tasks.python import BaseOptions, vision
-from clipprep.models import model_path
+from clipprep._models import model_path
 options = vision.FaceDetectorOptions(
     base_options=BaseOptions(model_asset_path=str(model_path("face_detection_short_range"))))
 detector = vision.FaceDetector.create_from_options(options)

@@ -18,8 +18,8 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 import av  # noqa: E402, F401
 import cv2  # noqa: E402, F401
 
-from . import batch, pipeline  # noqa: E402, F401
-from .faces import _mediapipe  # noqa: E402
+from . import _batch, _pipeline  # noqa: E402, F401
+from ._faces import _mediapipe  # noqa: E402
 
 _mediapipe()  # without its drawing helpers (matplotlib), as a worker would import it
 from mediapipe.tasks.python import vision  # noqa: E402, F401

@@ -83,7 +83,7 @@ def long_clip(make_clip) -> Path:
 @pytest.fixture(scope="session")
 def analyzer():
     """One analyzer (face models loaded once) for the whole session."""
-    from clipprep.pipeline import Analyzer
+    from clipprep._pipeline import Analyzer
 
     with Analyzer() as shared:
         yield shared

@@ -213,7 +213,7 @@ def _segment_frames(segment: Segment, width: int, height: int, fps: float, start
 
 def footage_pictures(name: str, start_s: float = 0.0) -> Iterator[np.ndarray]:
     """A packaged video's RGB frames from ``start_s`` on, at their own size, looped for ever."""
-    from clipprep.media import open_clip
+    from clipprep._media import open_clip
 
     first = True
     while True:
@@ -384,7 +384,7 @@ def hdr_frame(rgb: np.ndarray, hdr: str):
     inverse of the OOTF of a 1000 cd/m² display and the HLG OETF (BT.2100)."""
     import av
 
-    from clipprep import tonemap
+    from clipprep import _tonemap as tonemap
 
     light = (rgb.astype(np.float64) / 255) ** tonemap.SDR_GAMMA @ tonemap.BT709_TO_BT2020.T
     light = np.clip(light, 0.0, None) * tonemap.REFERENCE_WHITE

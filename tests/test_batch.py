@@ -12,8 +12,8 @@ import time
 import pytest
 from synth import Segment
 
-from clipprep.batch import Settings, check_many, find_clips
-from clipprep.options import Options
+from clipprep._batch import Settings, check_many, find_clips
+from clipprep._options import Options
 
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 

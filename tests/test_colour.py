@@ -10,9 +10,9 @@ import pytest
 from av.video.reformatter import Interpolation
 from synth import Segment, clip_frames, write_clip
 
-from clipprep.export import prepare
-from clipprep.frames import iter_frames
-from clipprep.probe import probe
+from clipprep._export import prepare
+from clipprep._frames import iter_frames
+from clipprep._probe import probe
 
 FPS = 30
 # What a player does on the GPU: exact conversion (swscale's fast default is ~1 level dark).

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from synth import Segment, build_clip, clip_frames, write_clip
 
-from clipprep.errors import ClipprepError
-from clipprep.export import prepare
+from clipprep._errors import ClipprepError
+from clipprep._export import prepare
 
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 VERDICTS = {"ready", "fixable", "rejected", "unreadable"}
@@ -258,8 +258,8 @@ def test_cli_batch_over_the_corpus_folder(corpus, tmp_path):
 def test_time_limit_stops_a_long_analysis(corpus):
     import dataclasses
 
-    from clipprep.pipeline import Analyzer
-    from clipprep.profiles import get_profile
+    from clipprep._pipeline import Analyzer
+    from clipprep._profiles import get_profile
 
     profile = get_profile(None)
     hurried = dataclasses.replace(

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from synth import Segment, clip_frames, dissolve, footage_path, write_clip
 
-from clipprep.export import prepare
-from clipprep.pipeline import Analyzer
+from clipprep._export import prepare
+from clipprep._pipeline import Analyzer
 
 FPS = 30
 SIZE = (1280, 720)

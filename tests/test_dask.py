@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from synth import Segment, build_clip
 
-from clipprep.batch import Settings, check_many
-from clipprep.errors import UsageError
-from clipprep.files import sha256_file
-from clipprep.options import Options
+from clipprep._batch import Settings, check_many
+from clipprep._errors import UsageError
+from clipprep._files import sha256_file
+from clipprep._options import Options
 
 BIN = os.path.dirname(sys.executable)
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import time
 import pytest
 from fake_api import API_KEY, CHARACTER_PREFIX, ENTRY, KEY_VARIABLE
 
-from clipprep.ledger import Ledger, process_started
+from clipprep._ledger import Ledger, process_started
 
 
 def start(api, clip, ledger, name, *extra, key=API_KEY, provider="wavespeed"):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from synth import Segment, build_clip
 
-from clipprep.boxes import iou
-from clipprep.faces import FaceFinder, faces_along
-from clipprep.frames import DecodeStats, iter_frames
-from clipprep.pipeline import Analyzer
+from clipprep._boxes import iou
+from clipprep._faces import FaceFinder, faces_along
+from clipprep._frames import DecodeStats, iter_frames
+from clipprep._pipeline import Analyzer
 
 # One default sampling period: the fast path samples at 10 fps, the reference every frame.
 _PERIOD = 0.1

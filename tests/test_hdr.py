@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from synth import Segment, clip_frames, face_frame, hdr_frame, write_clip
 
-from clipprep import tonemap
-from clipprep.export import prepare
-from clipprep.frames import iter_frames
-from clipprep.probe import probe
+from clipprep import _tonemap as tonemap
+from clipprep._export import prepare
+from clipprep._frames import iter_frames
+from clipprep._probe import probe
 
 CLOSE_UP = [Segment(3.0, "face", face_height=0.5)]
 MEDIA_CODES = {"not_mp4", "unsupported_codec", "hdr"}  # what the container and codec change
@@ -65,7 +65,7 @@ def test_hdr_frame_tone_maps_back_to_the_sdr_picture(hdr):
     ],
 )
 def test_prepare_transform_of_an_hdr_frame_matches_the_sdr_picture(crop, size):
-    from clipprep.export import Plan, _transform
+    from clipprep._export import Plan, _transform
 
     picture = face_frame(1280, 720, face_height=0.5)
     ours = _transform(hdr_frame(picture, "hlg"), Plan(0.0, 3.0, crop, size, 30.0, "none"))
@@ -154,7 +154,7 @@ def test_hdr_clip_prepares_to_the_colours_of_its_sdr_original(
 def test_batch_thumbnails_of_hdr_clip_look_like_the_sdr_original(clips):
     import base64
 
-    from clipprep.batch import thumbnails
+    from clipprep._batch import thumbnails
 
     def pictures(path) -> list[np.ndarray]:
         return [

@@ -25,8 +25,8 @@ from cdp import Browser, chromium
 from skimage import data
 from synth import Segment, build_clip
 
-from clipprep.html import render_html
-from clipprep.profiles import Quality
+from clipprep._html import render_html
+from clipprep._profiles import Quality
 
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")
 # Where the browser tests also leave their screenshots (to look at them), when set.

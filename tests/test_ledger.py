@@ -14,8 +14,8 @@ import subprocess
 import pytest
 from fake_api import API_KEY, ENTRY, run_clipprep
 
-from clipprep.files import sha256_file
-from clipprep.ledger import SCHEMA_VERSION, Ledger, Owner
+from clipprep._files import sha256_file
+from clipprep._ledger import SCHEMA_VERSION, Ledger, Owner
 
 _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_FOWNER = 1, 2, 3

@@ -1,4 +1,4 @@
-"""The media gateway (clipprep/media.py) and the measures prepared on the decoding thread."""
+"""The media gateway (clipprep/_media.py) and the measures prepared on the decoding thread."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from synth import carphone_path
 
-from clipprep import media
-from clipprep.errors import InputError
-from clipprep.frames import iter_frames
-from clipprep.metrics import FrameMeasurer
-from clipprep.profiles import get_profile
+from clipprep import _media as media
+from clipprep._errors import InputError
+from clipprep._frames import iter_frames
+from clipprep._metrics import FrameMeasurer
+from clipprep._profiles import get_profile
 
 
 def test_a_file_that_is_not_media_is_an_input_error(tmp_path):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from clipprep import models
-from clipprep.errors import ModelError
-from clipprep.files import sha256_file
-from clipprep.models import MODELS, fetch_models, model_dir, model_path
+from clipprep import _models as models
+from clipprep._errors import ModelError
+from clipprep._files import sha256_file
+from clipprep._models import MODELS, fetch_models, model_dir, model_path
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from synth import Segment, clip_frames, write_clip
 
-from clipprep.targets import frame_flags
+from clipprep._targets import frame_flags
 
 WIDTH, HEIGHT = 960, 540
 FACE_HEIGHT = 0.35

@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from clipprep._batch import BatchResult
+from clipprep._batch_output import BatchWriter
 from clipprep._cli.app import main
 from clipprep._cli.exits import (
     EXIT_ATTENTION,
@@ -19,9 +21,7 @@ from clipprep._cli.exits import (
     EXIT_USAGE,
     exit_code_for,
 )
-from clipprep.batch import BatchResult
-from clipprep.batch_output import BatchWriter
-from clipprep.errors import (
+from clipprep._errors import (
     AuthError,
     ClipprepError,
     ClusterError,
@@ -34,10 +34,10 @@ from clipprep.errors import (
     StillPending,
     UsageError,
 )
-from clipprep.export import prepare
-from clipprep.options import Options, options_of
-from clipprep.profiles import get_profile
-from clipprep.submission import character_names
+from clipprep._export import prepare
+from clipprep._options import Options, options_of
+from clipprep._profiles import get_profile
+from clipprep._submission import character_names
 
 
 def test_options_are_checked_when_made():
@@ -144,3 +144,13 @@ def test_character_names_by_policy(tmp_path):
     table.write_text("file,name\nother.mp4,Ann\n")  # take3.mp4 gets no name: refused
     with pytest.raises(UsageError, match="invalid character names"):
         character_names([clip], f"csv:{table}")
+
+
+def test_the_public_api_is_one_list_and_every_name_resolves():
+    import clipprep
+
+    assert set(clipprep.__all__) == set(clipprep._EXPORTS) | {"__version__"}
+    for name in clipprep.__all__:
+        assert getattr(clipprep, name) is not None, name
+    # The functions named like the modules they come from are the functions.
+    assert callable(clipprep.probe) and callable(clipprep.stills) and callable(clipprep.check)

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clipprep.export import ASPECTS, plan
-from clipprep.probe import Probe, VideoInfo
-from clipprep.profiles import PROFILES, get_profile
-from clipprep.report import Report
-from clipprep.verdict import shape_problems
+from clipprep._export import ASPECTS, plan
+from clipprep._probe import Probe, VideoInfo
+from clipprep._profiles import PROFILES, get_profile
+from clipprep._report import Report
+from clipprep._verdict import shape_problems
 
 SIDE = st.integers(min_value=320, max_value=4096)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from synth import carphone_path
 
-from clipprep.faces import FaceFinder
-from clipprep.pose import pose_from_keypoints, pose_from_landmarks, smooth_angles
+from clipprep._faces import FaceFinder
+from clipprep._pose import pose_from_keypoints, pose_from_landmarks, smooth_angles
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def finder():
 
 def poses(finder, rgb):
     """(landmark pose in the frame's axes, keypoint pose, eye openness)."""
-    from clipprep.pose import eye_openness
+    from clipprep._pose import eye_openness
 
     face = finder.detect(rgb)[0]
     marks = finder.landmarks(rgb, face)
@@ -102,7 +102,7 @@ def astronaut_mesh(finder):
     in pixels of the 192 px crop."""
     from skimage import data
 
-    from clipprep.pose import _REFERENCE_POINTS, _REFERENCE_SHAPE, _rotation_fit
+    from clipprep._pose import _REFERENCE_POINTS, _REFERENCE_SHAPE, _rotation_fit
 
     portrait = data.astronaut()
     marks = finder.landmarks(portrait, finder.detect(portrait)[0])

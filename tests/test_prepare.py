@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from synth import Segment, clip_frames, write_clip
 
-from clipprep.errors import PrepareError, UsageError
-from clipprep.export import prepare
-from clipprep.probe import probe
+from clipprep._errors import PrepareError, UsageError
+from clipprep._export import prepare
+from clipprep._probe import probe
 
 FPS = 30
 CLICK_AT = 3.0  # seconds into the source: a loud 10 ms burst in the audio

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from synth import face_frame, write_clip
 
-from clipprep.errors import InputError
-from clipprep.probe import probe
+from clipprep._errors import InputError
+from clipprep._probe import probe
 
 
 def frames(count: int, width: int = 320, height: int = 240):
@@ -139,7 +139,7 @@ def test_unreadable_inputs(tmp_path, where):
     else:
         folder.chmod(0o000)
     code = (
-        "import sys\nfrom clipprep.probe import probe\nfrom clipprep.errors import InputError\n"
+        "import sys\nfrom clipprep._probe import probe\nfrom clipprep._errors import InputError\n"
         "try:\n    probe(sys.argv[1])\nexcept InputError as e:\n    print(e.code, e.message)\n"
     )
     try:
@@ -160,7 +160,7 @@ def test_unreadable_inputs(tmp_path, where):
 # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec.
 _PEAK_MEMORY = """
 import sys
-from clipprep.pipeline import Analyzer
+from clipprep._pipeline import Analyzer
 with Analyzer() as analyzer:
     report = analyzer.check(sys.argv[1])
 with open("/proc/self/status") as status:

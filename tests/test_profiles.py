@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from synth import Segment
 
-from clipprep.errors import UsageError
-from clipprep.options import Options
-from clipprep.probe import probe
-from clipprep.profiles import PROFILES, ImageRules, get_profile, load_profile
-from clipprep.verdict import media_problems, name_problems, upload_size_problems
+from clipprep._errors import UsageError
+from clipprep._options import Options
+from clipprep._probe import probe
+from clipprep._profiles import PROFILES, ImageRules, get_profile, load_profile
+from clipprep._verdict import media_problems, name_problems, upload_size_problems
 
 VIDEO = [p for p in PROFILES.values() if p.images is None]
 
@@ -103,7 +103,7 @@ def test_kling_wants_a_humanoid(make_clip):
 def test_prepare_for_kling_crops_around_the_face_to_exactly_1080p(make_clip, tmp_path):
     """21:9 take, face right of centre: Kling gets exactly 1920×1080 cropped around the face,
     checked again on the output (real face detector) and ready."""
-    from clipprep.export import prepare
+    from clipprep._export import prepare
 
     take = make_clip(
         "rules-take.mp4",
@@ -137,7 +137,7 @@ def _user_profile(path: Path, name: str, extra: str = "") -> Path:
 def test_user_profiles_prepare_in_one_go_and_shrink_to_the_upload_limit(make_clip, tmp_path):
     """Two user TOML profiles with the same rules share one analysis; a third, with an upload
     limit under what CRF 18 gives, gets a file encoded again until it fits."""
-    from clipprep.export import prepare_for_services
+    from clipprep._export import prepare_for_services
 
     take = make_clip(
         "rules-small.mp4", [Segment(3.0, "face")], width=320, height=180, fps=10, audio=False

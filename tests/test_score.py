@@ -13,10 +13,10 @@ import cv2
 import pytest
 from synth import carphone_pictures, write_clip
 
-from clipprep.metrics import FrameMetrics
-from clipprep.profiles import Quality
-from clipprep.targets import frame_flags, frame_score
-from clipprep.vocab import TargetKind
+from clipprep._metrics import FrameMetrics
+from clipprep._profiles import Quality
+from clipprep._targets import frame_flags, frame_score
+from clipprep._vocab import TargetKind
 
 Q = Quality()
 
@@ -30,7 +30,13 @@ _MORE = dict(backlight_ratio=1.0, sharpness=80.0, competing_subjects=0, subject_
 _MOTION = dict(motion=1.0, scene_change=1.0, similarity=0.99, is_cut=False)
 GOOD = FrameMetrics(
     **{f.name: None for f in dataclasses.fields(FrameMetrics)}
-    | _FACE | _POSE | _LIGHT | _FRAME | _REST | _MORE | _MOTION
+    | _FACE
+    | _POSE
+    | _LIGHT
+    | _FRAME
+    | _REST
+    | _MORE
+    | _MOTION
 )
 
 

@@ -44,7 +44,7 @@ def _photo(source: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def thorough_analyzer():
-    from clipprep.pipeline import Analyzer
+    from clipprep._pipeline import Analyzer
 
     with Analyzer(thorough=True) as reference:
         yield reference
@@ -62,9 +62,7 @@ def _still_clip(path, name: str, mirrored: bool):
 
 def _readings(report) -> np.ndarray:
     """Per sample: face box (x, y, w, h) and yaw, pitch, roll."""
-    rows = [
-        (m.face_x, m.face_y, m.face_w, m.face_h, m.yaw, m.pitch, m.roll) for m in report.frames
-    ]
+    rows = [(m.face_x, m.face_y, m.face_w, m.face_h, m.yaw, m.pitch, m.roll) for m in report.frames]
     assert all(None not in row for row in rows), "a sample lost the face or its pose"
     return np.array(rows, dtype=float)
 

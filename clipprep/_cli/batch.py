@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from ..console import echo
-from ..errors import ClipprepError, UsageError
+from .._console import echo
+from .._errors import ClipprepError, UsageError
 from .app import main
 from .common import (
     analysis_flags,
@@ -102,8 +102,8 @@ def batch(
     level = verbosity(quiet, False)
 
     def action() -> int:
-        from ..batch import find_clips
-        from ..submission import character_names
+        from .._batch import find_clips
+        from .._submission import character_names
 
         missing = [item for item in inputs if not os.path.lexists(item)]
         if missing:
@@ -141,7 +141,7 @@ def _connect_cluster(address: str, workers, worker_wait: float, debug: bool):
     connection closes when the command ends. Its waits and dashboard link go to stderr."""
     import logging
 
-    from ..batch import _refuse_local_workers, connect_scheduler
+    from .._batch import _refuse_local_workers, connect_scheduler
 
     _refuse_local_workers(workers)
     connection = connect_scheduler(
@@ -160,9 +160,9 @@ def _run_batch(clips, run_args: dict, out: Path, show_bar=True):
     writes the CSV and HTML at the end (also after Ctrl-C, with what finished)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from ..batch import check_many, clip_count
-    from ..batch_output import BatchWriter
-    from ..console import plain_text_column
+    from .._batch import check_many, clip_count
+    from .._batch_output import BatchWriter
+    from .._console import plain_text_column
 
     progress = Progress(
         plain_text_column("{task.description}"),
@@ -206,7 +206,7 @@ def _run_batch(clips, run_args: dict, out: Path, show_bar=True):
 
 def _submit_batch(results, names, options, **submit_args) -> None:
     """Create a character per ready or fixable clip: one line each, errors on stderr."""
-    from ..submission import submit_many
+    from .._submission import submit_many
 
     for path, name, outcome in submit_many(results, names, options=options, **submit_args):
         if isinstance(outcome, ClipprepError):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import UsageError
+from .._errors import UsageError
 from .app import main
 from .common import console, debug_option, ledger_option, run
 from .exits import EXIT_READY
@@ -30,7 +30,7 @@ def characters_list(ledger, as_json, debug):
         from rich.table import Table
         from rich.text import Text
 
-        from ..ledger import Ledger
+        from .._ledger import Ledger
 
         with Ledger(ledger, read_only=True) as book:
             rows = book.all()
@@ -63,7 +63,7 @@ def characters_show(key, ledger, as_json, debug):
     """Show one submission, by ledger number, character id or prediction id."""
 
     def action() -> int:
-        from ..ledger import Ledger
+        from .._ledger import Ledger
 
         with Ledger(ledger, read_only=True) as book:
             row = book.find(key)

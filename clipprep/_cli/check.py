@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..console import json_line
-from ..errors import UsageError
+from .._console import json_line
+from .._errors import UsageError
 from .app import main
 from .common import (
     analysis_flags,
@@ -48,10 +48,10 @@ def check(paths, options, name, as_json, frames, html_page, quiet, verbose, debu
     """
 
     def action() -> int:
-        from ..batch import report_entry
-        from ..batch_output import write_page
-        from ..pipeline import Analyzer
-        from ..report import render
+        from .._batch import report_entry
+        from .._batch_output import write_page
+        from .._pipeline import Analyzer
+        from .._report import render
 
         level = verbosity(quiet, verbose)
         if frames and not as_json:

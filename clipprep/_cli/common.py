@@ -1,6 +1,6 @@
 """What every command shares: the error handling (one line and an exit code), the console, and
 the flags several commands take; :func:`analysis_flags` gives a command the fields of
-:class:`~clipprep.options.Options` as flags and the command one ``options`` argument."""
+:class:`~clipprep._options.Options` as flags and the command one ``options`` argument."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import functools
 
 import click
 
-from ..console import echo, make_console
-from ..errors import ClipprepError, UsageError
-from ..frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
-from ..options import ANALYSIS_SIZE_RANGE, MIN_TIME_LIMIT_S, SAMPLE_FPS_RANGE, Options
-from ..profiles import DEFAULT_PROFILE, SUBJECT_MODES, profile_names
+from .._console import echo, make_console
+from .._errors import ClipprepError, UsageError
+from .._frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
+from .._options import ANALYSIS_SIZE_RANGE, MIN_TIME_LIMIT_S, SAMPLE_FPS_RANGE, Options
+from .._profiles import DEFAULT_PROFILE, SUBJECT_MODES, profile_names
 from .exits import EXIT_INTERNAL, EXIT_INTERRUPTED, exit_code_for
 
 
 def console(stderr: bool = False):
     """The rich console of stdout (or stderr)."""
-    # Text is printed as given (file names are not markup); see console.py.
+    # Text is printed as given (file names are not markup); see _console.py.
     return make_console(stderr=stderr)
 
 
@@ -77,7 +77,7 @@ ledger_option = click.option(
 
 def _profile_value(ctx, param, value):
     """--profile NAME or --profile path/to/service.toml, resolved (and validated) up front."""
-    from ..profiles import get_profile
+    from .._profiles import get_profile
 
     try:
         if param.multiple:  # prepare's repeatable --profile

@@ -17,7 +17,7 @@ several are checked).
 
 from __future__ import annotations
 
-from ..errors import (
+from .._errors import (
     ClipprepError,
     InputError,
     LedgerError,

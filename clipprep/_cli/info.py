@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..console import echo, json_line
-from ..profiles import DEFAULT_PROFILE, get_profile, profile_names
+from .._console import echo, json_line
+from .._profiles import DEFAULT_PROFILE, get_profile, profile_names
 from .app import main
 from .common import debug_option, run
 from .exits import EXIT_READY
@@ -43,7 +43,7 @@ def schema_command(kind, debug):
     """Print the JSON Schema of check --json (report), prepare --json, or a batch line."""
 
     def action() -> int:
-        from ..schema import schema
+        from .._schema import schema
 
         echo(json.dumps(schema(kind), indent=2, ensure_ascii=False))
         return EXIT_READY

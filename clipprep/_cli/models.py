@@ -24,7 +24,7 @@ def models_fetch(model_dir, force, debug):
     """Download the face models (or extract them from the mediapipe wheel), sha256-verified."""
 
     def action() -> int:
-        from ..models import fetch_models
+        from .._models import fetch_models
 
         for key, path in fetch_models(model_dir, force=force).items():
             click.echo(f"{key}: {path}")
@@ -40,7 +40,7 @@ def models_path(model_dir, debug):
     """Print the folder the face models are read from."""
 
     def action() -> int:
-        from ..models import model_dir as resolve
+        from .._models import model_dir as resolve
 
         click.echo(str(resolve(model_dir)))
         return EXIT_READY

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..console import json_line
-from ..errors import UsageError
+from .._console import json_line
+from .._errors import UsageError
 from .app import main
 from .common import (
     analysis_flags,
@@ -78,8 +78,8 @@ def prepare(
     """
 
     def action() -> int:
-        from ..export import prepare as run_prepare
-        from ..pipeline import Analyzer
+        from .._export import prepare as run_prepare
+        from .._pipeline import Analyzer
 
         level = verbosity(quiet, verbose)
         out = console()
@@ -125,7 +125,7 @@ def prepare(
 def _prepare_for_services(path, output, profiles, options, how, name, as_json, render) -> int:
     """``prepare --profile A --profile B -o DIR``: one file per service in DIR; the exit code is
     the worst verdict."""
-    from ..export import prepare_for_services
+    from .._export import prepare_for_services
 
     if output is None:
         raise UsageError("several --profile need -o FOLDER for their files")
@@ -139,7 +139,7 @@ def _prepare_for_services(path, output, profiles, options, how, name, as_json, r
 
 
 def _render_prepared(result, console, level: int = 1) -> None:
-    from ..report import render
+    from .._report import render
 
     ops = ", ".join(op["op"] for op in result.plan.operations)
     console.print(

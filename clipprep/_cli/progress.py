@@ -1,4 +1,4 @@
-"""The progress bar of ``check`` and ``prepare`` (``batch`` counts clips: see batch.py)."""
+"""The progress bar of ``check`` and ``prepare`` (``batch`` counts clips: see _batch.py)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class ProgressBar:
         if self._bar is None:
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
-            from ..console import plain_text_column
+            from .._console import plain_text_column
 
             self._bar = Progress(
                 plain_text_column("{task.description}"),

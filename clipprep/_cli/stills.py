@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..console import echo, json_line
+from .._console import echo, json_line
 from .app import main
 from .common import analysis_flags, debug_option, run
 from .exits import EXIT_READY
@@ -44,7 +44,7 @@ def stills_command(
     """
 
     def action() -> int:
-        from ..stills import stills
+        from .._stills import stills
 
         result = stills(
             path,

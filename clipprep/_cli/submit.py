@@ -65,8 +65,8 @@ def submit(
     """
 
     def action() -> int:
-        from ..pipeline import Analyzer
-        from ..submission import submit as run_submit
+        from .._pipeline import Analyzer
+        from .._submission import submit as run_submit
 
         if api_key:
             click.echo(

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OutcomeUnknown, UsageError
+from .._errors import OutcomeUnknown, UsageError
 from .http import ApiClient
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ServiceError, ServiceGone, UsageError
+from .._errors import ServiceError, ServiceGone, UsageError
 from . import COMPLETED, FAILED, PENDING, Outcome, Provider
 from .http import check_base_url, detail_text
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..errors import AuthError, OutcomeUnknown, ServiceError, ServiceGone, UsageError
+from .._errors import AuthError, OutcomeUnknown, ServiceError, ServiceGone, UsageError
 
 # Statuses worth another try, and those where a create certainly was not acted on.
 _RETRY_STATUSES = {429, 502, 503, 504}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UsageError
+from .._errors import UsageError
 from . import COMPLETED, Outcome, Provider
 
 CREATE = "/v1/videos/characters"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ServiceError
+from .._errors import ServiceError
 from . import COMPLETED, FAILED, PENDING, Outcome, Provider
 
 UPLOAD = "/api/v3/media/upload/binary"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .probe import HDR_TRANSFERS, TRANSFERS
+from ._probe import HDR_TRANSFERS, TRANSFERS
 
 HLG, PQ = "hlg", "pq"
 _TRANSFER_NAMES = {HLG: "HLG (ARIB STD-B67)", PQ: "PQ (SMPTE ST 2084)"}

@@ -13,11 +13,11 @@ _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 def schema(kind: str = "report") -> dict:
     """The self-contained schema of one kind of document (``report``, ``prepare``, ``batch``)."""
-    from .errors import UsageError
+    from ._errors import UsageError
 
     if kind not in KINDS:
         raise UsageError(f"no schema {kind!r}", hint=f"one of: {', '.join(KINDS)}")
-    source = resources.files(__package__).joinpath("schemas", "clipprep.schema.json")
+    source = resources.files(__package__).joinpath("schemas", "clipprep._schema.json")
     definitions = json.loads(source.read_text(encoding="utf-8"))["$defs"]
     return {
         "$schema": _DIALECT,

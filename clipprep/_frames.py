@@ -21,7 +21,7 @@ Nothing piles up: at most ``_PREFETCH`` frames at analysis size are held, so a 2
 uses the memory of a 4-second one.
 
 Every decoded frame, sampled or not, can leave a :class:`Signature` (thumbnails of its planes,
-~0.5 ms at 1080p) for the scene-cut finder (cuts.py), which locates cuts to the frame. The first
+~0.5 ms at 1080p) for the scene-cut finder (_cuts.py), which locates cuts to the frame. The first
 and the last ``_EDGE_S`` of a clip are decoded in full even on the fast path, so a flash of
 another shot in a clip's first or last frames (a cut a frame too late) is always seen.
 """
@@ -39,8 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import media, tonemap
-from .errors import InputError
+from . import _media as media
+from . import _tonemap as tonemap
+from ._errors import InputError
 
 DEFAULT_SAMPLE_FPS = 10.0
 DEFAULT_ANALYSIS_LONG_SIDE = 640

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .boxes import Box, Region, iou
+from ._boxes import Box, Region, iou
 
 # Work on a small thumbnail: the subject is big by definition, and this runs on every sample.
 _WIDTH = 96

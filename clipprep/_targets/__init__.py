@@ -1,12 +1,12 @@
 """What a clip's frames are judged by: one :class:`Target` per kind (face.py, subject.py),
 behind the small interface in base.py. Per-frame rules live here; the window search
-(windows.py) and the verdict (verdict.py) use them without knowing which target it is."""
+(_windows.py) and the verdict (_verdict.py) use them without knowing which target it is."""
 
 from __future__ import annotations
 
-from ..metrics import FrameMetrics
-from ..profiles import Quality
-from ..vocab import TargetKind
+from .._metrics import FrameMetrics
+from .._profiles import Quality
+from .._vocab import TargetKind
 from .base import Lighting, Target
 from .face import FaceTarget
 from .subject import SubjectTarget

@@ -1,7 +1,7 @@
 """Scene cuts, located to the frame.
 
 The frame reader leaves a tiny signature of every frame it decodes, sampled or not
-(:func:`clipprep.frames.signature`: a 64×36 luma and two 32×18 chroma thumbnails taken straight
+(:func:`clipprep._frames.signature`: a 64×36 luma and two 32×18 chroma thumbnails taken straight
 from the decoder's planes). :class:`CutFinder` compares each signature with the previous one:
 
 - *change*: the mean absolute difference of luma and chroma (0–255), against the pictures'
@@ -9,14 +9,14 @@ from the decoder's planes). :class:`CutFinder` compares each signature with the 
 - *similarity*: the correlation of the contrast-normalized luma thumbnails (-1..1).
 
 A hard cut changes the picture's content from one frame to the next: both measures move at
-once (thresholds in :class:`~clipprep.profiles.Quality`, ``scene_cut_*``). A fade or a
+once (thresholds in :class:`~clipprep._profiles.Quality`, ``scene_cut_*``). A fade or a
 cross-dissolve spreads its change over many frames, so each step changes little and keeps the
 structure (a fade keeps it exactly: it only scales the contrast); a light switching on changes
 the brightness, not the structure. Comparing every frame instead of the
 10 fps samples is what tells the two apart: three frames into a fade, the samples already differ
 by as much as a cut (the sample-level test read a fade to black as two cuts).
 
-On the fast path frames that nothing refers to are not decoded (frames.py), so a cut between
+On the fast path frames that nothing refers to are not decoded (_frames.py), so a cut between
 two decoded frames can lie in the gap between them. :class:`Cut` then keeps both ends: the old
 shot is known to last until ``end_s``, the new one is known from ``start_s`` on, and a window
 that stops at ``end_s`` or starts at ``start_s`` holds no frame of the other shot. Encoders put
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import Signature
-from .profiles import Quality
+from ._frames import Signature
+from ._profiles import Quality
 
 
 @dataclass(frozen=True)

@@ -15,23 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .cuts import Cut, CutFinder, cuts_between
-from .errors import InputError, UsageError
-from .faces import FaceFinder, faces_along
-from .frames import (
+from ._cuts import Cut, CutFinder, cuts_between
+from ._errors import InputError, UsageError
+from ._faces import FaceFinder, faces_along
+from ._frames import (
     DecodeStats,
     iter_frames,
     spare_cores,
 )
-from .metrics import FrameMeasurer, FrameMetrics, with_region_matches
-from .options import Options, options_of
-from .pose import smooth_angles
-from .probe import Probe, checked_size, limit_error, probe
-from .profiles import SUBJECT_MODES, Profile, video_profile
-from .report import Report, summarize
-from .subjects import Subject, SubjectFinder
-from .targets import frame_flags, frame_score
-from .verdict import (
+from ._metrics import FrameMeasurer, FrameMetrics, with_region_matches
+from ._options import Options, options_of
+from ._pose import smooth_angles
+from ._probe import Probe, checked_size, limit_error, probe
+from ._profiles import SUBJECT_MODES, Profile, video_profile
+from ._report import Report, summarize
+from ._subjects import Subject, SubjectFinder
+from ._targets import frame_flags, frame_score
+from ._verdict import (
     Problem,
     cut_problems,
     frame_problems,
@@ -41,8 +41,8 @@ from .verdict import (
     target_notes,
     verdict_of,
 )
-from .vocab import Severity, SubjectMode, TargetKind, Verdict
-from .windows import best_window
+from ._vocab import Severity, SubjectMode, TargetKind, Verdict
+from ._windows import best_window
 
 # Head pose is smoothed over this many seconds of samples (a running median): landmark fits
 # jitter by a few degrees per frame. In seconds, not samples, so every sampling rate smooths
@@ -235,9 +235,7 @@ class Analyzer:
         ]
         pose_span = _samples_in(metrics, _POSE_SMOOTHING_S)
         metrics = [
-            m
-            for shot in _shots(metrics)
-            for m in _filled_presence(_smoothed_pose(shot, pose_span))
+            m for shot in _shots(metrics) for m in _filled_presence(_smoothed_pose(shot, pose_span))
         ]
         return metrics, stats, cuts
 
@@ -300,13 +298,13 @@ def check(
     """Check one clip against a service profile and find its best 2–4 s window.
 
     Returns a :class:`Report` (``verdict`` is ``ready``, ``fixable``, ``rejected`` or
-    ``unreadable``). ``options`` (:class:`~clipprep.options.Options`) say how: the profile, the
+    ``unreadable``). ``options`` (:class:`~clipprep._options.Options`) say how: the profile, the
     subject mode (``face``, ``any``: the main subject whatever it is, or ``auto``: faces when
     most samples show one), the sampling, ``thorough`` (every frame decoded, every model on
     every sample: several times slower; the fast path is tested to pick the same window)...;
     its fields as keywords change them (``check(path, profile="openai-characters")``). Raises
-    :class:`~clipprep.errors.ModelError` when the face models cannot be found or fetched, and
-    :class:`~clipprep.errors.UsageError` for an unknown profile or subject mode.
+    :class:`~clipprep._errors.ModelError` when the face models cannot be found or fetched, and
+    :class:`~clipprep._errors.UsageError` for an unknown profile or subject mode.
     """
     with Analyzer(options, **changes) as analyzer:
         return analyzer.check(path, name=name)
@@ -393,9 +391,7 @@ def thumbnail_size(rgb: np.ndarray, height: int = THUMBNAIL_HEIGHT) -> np.ndarra
     import cv2
 
     while rgb.shape[0] >= 2 * height:
-        rgb = cv2.resize(
-            rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA
-        )
+        rgb = cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)
     width = max(2, round(rgb.shape[1] * height / rgb.shape[0]))
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_LINEAR)
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .metrics import FrameMetrics
-from .probe import Probe
-from .verdict import Problem
-from .vocab import Severity, TargetKind, Verdict
-from .windows import Window
+from ._metrics import FrameMetrics
+from ._probe import Probe
+from ._verdict import Problem
+from ._vocab import Severity, TargetKind, Verdict
+from ._windows import Window
 
 SCHEMA_VERSION = 1
 

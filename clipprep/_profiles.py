@@ -26,8 +26,8 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10 has no TOML reader in the standard library
     import tomli as tomllib
 
-from .errors import UsageError
-from .vocab import SubjectMode
+from ._errors import UsageError
+from ._vocab import SubjectMode
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Quality:
     lr_imbalance: float = 0.35
     # face luma / background luma below this means the subject is backlit.
     backlight_ratio: float = 0.55
-    # Focus measure of the face crop (see metrics.py; lighting-independent): below "blurry" an
+    # Focus measure of the face crop (see _metrics.py; lighting-independent): below "blurry" an
     # error, below "soft" a warning. Measured: a sharp 720p face 67–82 at any brightness, the same
     # face after a 2 px Gaussian blur at analysis size 6–12.
     sharpness_blurry: float = 15.0
@@ -67,7 +67,7 @@ class Quality:
     # Eyes: an eye-aspect ratio below this is a closed eye (blink).
     eyes_closed_ear: float = 0.15
     # Something over the face (a hand, a microphone, a cup): the face mesh's face-presence
-    # score (log-odds, metrics.py) below "covered" an error, below "occluded" a warning.
+    # score (log-odds, _metrics.py) below "covered" an error, below "occluded" a warning.
     # Measured on real photos (the astronaut, Grace Hopper, carphone's man) with real objects
     # pasted over them: uncovered 16.8–33.9 (every carphone frame, dark, blurred, tilted 60°,
     # small and large faces); a hand, a cup or a cat's head over half the face −8.4–5.1, over
@@ -75,7 +75,7 @@ class Quality:
     face_covered_presence: float = 0.0
     face_occluded_presence: float = 8.0
     # ...or the mouth or an eye no longer looks like itself in the rest of the clip (the lowest
-    # correlation of the three with their clip medians, metrics.py): below "covered" an error,
+    # correlation of the three with their clip medians, _metrics.py): below "covered" an error,
     # below "occluded" a warning. Measured: uncovered, every carphone frame 0.60 or more, the
     # astronaut 0.94 or more; a real hand, a cup or a cat's head over carphone's mouth or one
     # eye −0.34–0.46 (one at 0.57); over the astronaut's mouth 0.29–0.47, her eye −0.13–−0.10.
@@ -84,7 +84,7 @@ class Quality:
     # A span has a problem when at least this fraction of its sampled frames show it.
     span_error_fraction: float = 0.25
     span_warn_fraction: float = 0.10
-    # Scene cut (cuts.py), between two consecutive *decoded frames*: the structure changed
+    # Scene cut (_cuts.py), between two consecutive *decoded frames*: the structure changed
     # (correlation of the contrast-normalized luma thumbnails below the similarity), *and* the
     # pictures changed (mean absolute difference of the luma and chroma thumbnails, 0–255, at
     # least the threshold and ``scene_cut_relative_change`` times their contrast, the luma
@@ -103,15 +103,15 @@ class Quality:
     scene_cut_relative_change: float = 0.4
     scene_cut_dip: float = 0.45
     scene_cut_min_contrast: float = 5.0
-    # Subject mode (characters that are not human faces; see subjects.py). The subject's
+    # Subject mode (characters that are not human faces; see _subjects.py). The subject's
     # contrast is its mean Lab distance from the background's colours (~ΔE): below, nothing
     # stands out (no_subject). Its size is the geometric mean of its box's width and height
-    # fractions. Measured (subjects.py, 10 fps): the rabbit of bigbuckbunny.mp4 size 0.52–0.57,
+    # fractions. Measured (_subjects.py, 10 fps): the rabbit of bigbuckbunny.mp4 size 0.52–0.57,
     # contrast 19–22, box overlap with the previous sample 0.87–0.98 once it stands; bikes.mp4
     # size 0.13–0.41 and overlap 0.34–0.73.
     subject_contrast_min: float = 8.0
     # A region without texture or detail is a plain shape, not a character (no_subject): the
-    # share of its inner pixels with texture or edges (subjects.py) must reach this. Measured:
+    # share of its inner pixels with texture or edges (_subjects.py) must reach this. Measured:
     # flat rectangles and ellipses of four colours and three sizes on a plain wall, a brick wall
     # and a coffee photo at most 0.001; bigbuckbunny's rabbit, carphone's man, the cat's head
     # (lit, dark, small, blurred) and the astronaut's head 0.54–0.85.
@@ -135,7 +135,7 @@ class Quality:
     # Windows ranked within this of the best are "equally good": the longest of them that shares
     # footage with the best wins (a near-tie lengthens the best window, never swaps its shot).
     window_tie: float = 0.02
-    # Graded frame score (windows.py): within the acceptable band a frame still scores higher
+    # Graded frame score (_windows.py): within the acceptable band a frame still scores higher
     # for a bigger face (subject), a more frontal pose, a sharper and better lit picture. Each
     # grade g runs 0..1 and multiplies the score by 1 - weight × (1 - g), so together they leave
     # an acceptable frame at least 0.8 × 0.8 × 0.9 × 0.9 × 0.9 = 0.47: enough that a 0.52-high
@@ -402,7 +402,7 @@ def _check_profile(profile: Profile, origin) -> None:
             raise _bad(origin, f"must be one of {', '.join(allowed)}", key)
     for ratio in profile.aspects:
         if not _RATIO.match(ratio):
-            raise _bad(origin, f"{ratio!r} is not a ratio like \"16:9\"", "aspects")
+            raise _bad(origin, f'{ratio!r} is not a ratio like "16:9"', "aspects")
     if profile.images is not None:
         for name in profile.images.formats:
             if name not in IMAGE_FORMATS:
@@ -476,9 +476,9 @@ def profile_names() -> list[str]:
 
 @dataclass(frozen=True)
 class StillsQuality:
-    """How ``clipprep stills`` picks reference images from a clip's sampled frames (stills.py).
+    """How ``clipprep stills`` picks reference images from a clip's sampled frames (_stills.py).
 
-    Angles are degrees (pose.py's signs); sizes are fractions of the frame height.
+    Angles are degrees (_pose.py's signs); sizes are fractions of the frame height.
     """
 
     # Every picked image: eyes at least this open (eye aspect ratio; Quality.eyes_closed_ear is
@@ -506,7 +506,7 @@ class StillsQuality:
     roll_weight: float = 0.5  # a head tilted in the picture shows less that is new than a turn
     min_distance: float = 12.0
     distance_enough: float = 25.0
-    # Candidates with a quality (0..1, stills.py) below this are never picked.
+    # Candidates with a quality (0..1, _stills.py) below this are never picked.
     min_quality: float = 0.4
     # The crop: head and shoulders, this many face heights tall, the face box's top this many
     # face heights below the crop's top, width / height as close to portrait_aspect as the

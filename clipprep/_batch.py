@@ -24,12 +24,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._errors import ClipprepError, ClusterError, InputError, UsageError
+from ._files import sha256_file, write_text_atomic
+from ._options import Options
+from ._probe import checked_size
+from ._report import SCHEMA_VERSION
 from ._version import __version__
-from .errors import ClipprepError, ClusterError, InputError, UsageError
-from .files import sha256_file, write_text_atomic
-from .options import Options
-from .probe import checked_size
-from .report import SCHEMA_VERSION
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -164,7 +164,7 @@ _state = _ThreadState()
 
 def _init_worker(settings: Settings) -> None:
     """Load the models once per worker process (once per thread on a Dask worker)."""
-    from .pipeline import Analyzer
+    from ._pipeline import Analyzer
 
     if _state.analyzer is not None:  # other settings: the old models are not needed any more
         _state.analyzer.close()
@@ -224,7 +224,7 @@ def _analyse(path: str, settings: Settings) -> dict:
 def stills_into(path: str, folder: str, report) -> dict:
     """``batch --stills``: the clip's reference stills in their own sub-folder of ``folder``
     (named as ``--prepare`` names its clips); the manifest, or an error entry."""
-    from .stills import stills
+    from ._stills import stills
 
     target = prepared_target(path, folder).with_suffix("")
     try:
@@ -263,7 +263,7 @@ def _needs_preparing(data: dict, path: str, folder: str | None) -> bool:
 
 
 def _prepare_into(path: str, folder: str) -> dict:
-    from .export import prepare
+    from ._export import prepare
 
     target = prepared_target(path, folder)
     try:
@@ -283,8 +283,9 @@ def _error_entry(path: str, code: str, message: str, hint: str | None = None) ->
 
 def thumbnails(path: str, start: float, end: float, count: int = THUMBNAILS) -> list[str]:
     """``count`` small JPEG data URIs spread over [start, end] of the clip (upright)."""
-    from . import media, tonemap
-    from .pipeline import jpeg_uri
+    from . import _media as media
+    from . import _tonemap as tonemap
+    from ._pipeline import jpeg_uri
 
     wanted = [start + (end - start) * (i + 0.5) / count for i in range(count)]
     images = []
@@ -332,7 +333,7 @@ def check_many(
 ) -> Iterator[BatchResult]:
     """Check many clips in parallel; yield each result as it finishes.
 
-    ``options`` (:class:`~clipprep.options.Options`) say how each clip is analysed;
+    ``options`` (:class:`~clipprep._options.Options`) say how each clip is analysed;
     ``prepare_dir``: also write the upload-ready clip of each fixable or ready one there;
     ``stills_dir``: each clip's reference stills (:func:`clipprep.stills`), a sub-folder a clip.
     ``workers``: processes (default: one per core). ``scheduler``: run on a Dask cluster
@@ -594,7 +595,7 @@ class DaskConnection:
 
     client: object  # a distributed.Client
     worker_wait_s: float = DASK_WORKER_WAIT_S
-    notify: object = None  # notify(text); None: the clipprep.batch logger
+    notify: object = None  # notify(text); None: the clipprep._batch logger
 
     def close(self) -> None:
         """Close the client (the cluster itself keeps running)."""
@@ -611,7 +612,7 @@ def connect_scheduler(
     ``distributed.Client``) and check it before any clip is sent or any output touched: the
     scheduler answers within ``DASK_CONNECT_TIMEOUT_S``, a worker is there (waiting up to
     ``worker_wait_s`` for one) and every worker runs this clipprep version. ``notify(text)``
-    hears the dashboard link and the waits (default: the ``clipprep.batch`` logger).
+    hears the dashboard link and the waits (default: the ``clipprep._batch`` logger).
     Raises :class:`ClusterError`; a client made here is closed when a check fails.
     """
     client_class = _dask().Client

@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from . import tonemap
-from .cuts import Cut
-from .metrics import FrameMetrics
-from .probe import Probe
-from .profiles import Profile, ratio_value
-from .targets import Target, target_of
-from .targets.base import Describe, median
-from .vocab import Severity, SubjectMode, TargetKind, Verdict
-from .windows import Window
+from . import _tonemap as tonemap
+from ._cuts import Cut
+from ._metrics import FrameMetrics
+from ._probe import Probe
+from ._profiles import Profile, ratio_value
+from ._targets import Target, target_of
+from ._targets.base import Describe, median
+from ._vocab import Severity, SubjectMode, TargetKind, Verdict
+from ._windows import Window
 
 
 @dataclass(frozen=True)
@@ -404,7 +404,7 @@ def _described(describe: Describe, target: Target, code: str, metrics, flags, in
 def cut_problems(cuts: Sequence[Cut], window: Window | None, profile: Profile) -> list[Problem]:
     """``scene_cut`` when the clip as uploaded (its first ``max_duration_s``) holds a hard cut.
 
-    The cuts are located to the frame (cuts.py), so a flash of another shot in the first or
+    The cuts are located to the frame (_cuts.py), so a flash of another shot in the first or
     last frames counts: that is how the re-check of a prepared file catches a window a frame
     too long."""
     times = [c.start_s for c in cuts if c.start_s < profile.max_duration_s]

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
-from .files import sha256_file
+from ._errors import ModelError
+from ._files import sha256_file
 
 OFFICIAL_BASE_URL = "https://storage.googleapis.com/mediapipe-assets"
 WHEEL = "mediapipe==0.10.21"

@@ -55,10 +55,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .boxes import Region, iou
-from .errors import ModelError
-from .models import model_path
-from .pose import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+from ._boxes import Region, iou
+from ._errors import ModelError
+from ._models import model_path
+from ._pose import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 
 MIN_CONFIDENCE = 0.5
 # Boxes overlapping more than this (intersection over union) are the same face.

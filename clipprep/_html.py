@@ -23,9 +23,9 @@ from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import UsageError
-from .profiles import Quality, get_profile
-from .vocab import Severity, TargetKind, Verdict
+from ._errors import UsageError
+from ._profiles import Quality, get_profile
+from ._vocab import Severity, TargetKind, Verdict
 
 _ORDER = {
     Verdict.ERROR: 0,

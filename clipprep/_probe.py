@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from . import media
-from .errors import InputError
+from . import _media as media
+from ._errors import InputError
 
 # MP4 and MOV share FFmpeg's "mov" demuxer; the major brand tells them apart.
 _QUICKTIME_BRANDS = {"qt"}

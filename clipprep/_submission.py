@@ -3,7 +3,7 @@
 1. The ledger is asked first: a completed submission of the same clip (by content hash), name and
    provider returns its character id with no request at all (a read-only ledger can answer).
 2. The submission is *claimed* in the ledger, atomically, before anything else (see
-   :meth:`clipprep.ledger.Ledger.claim`): a second process submitting the same clip and name
+   :meth:`clipprep._ledger.Ledger.claim`): a second process submitting the same clip and name
    waits for the first (bounded by the deadline) and answers with its result, or says the clip
    is being submitted by another process (pid). A claim left by a process that died is taken
    over: a pending one is polled again; one whose create request went unanswered is reported,
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import (
+from ._errors import (
     AuthError,
     ClipprepError,
     InputError,
@@ -40,13 +40,13 @@ from .errors import (
     StillPending,
     UsageError,
 )
-from .files import sha256_file
-from .ledger import Claim, Ledger, Owner, Submission, owner_of
-from .options import Options, options_of, refuse_both
-from .profiles import Profile, get_profile
+from ._files import sha256_file
+from ._ledger import Claim, Ledger, Owner, Submission, owner_of
+from ._options import Options, options_of, refuse_both
+from ._profiles import Profile, get_profile
+from ._verdict import name_problems
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
 from .providers.http import DEFAULT_REQUEST_DEADLINE_S, ApiClient, RetryPolicy
-from .verdict import name_problems
 
 DEFAULT_POLL_DEADLINE_S = 600.0
 _POLL_FIRST_S, _POLL_GROWTH, _POLL_MAX_S = 2.0, 1.5, 15.0
@@ -133,7 +133,7 @@ def submit(
     in all (four times that for a request carrying the clip); ``poll_deadline_s``: seconds to
     wait for the result; ``deadline_s``: seconds the whole submission may take, waiting for
     another process included (default: the poll deadline plus ten request deadlines).
-    ``options`` (:class:`~clipprep.options.Options`) or ``analyzer`` (made from options; not
+    ``options`` (:class:`~clipprep._options.Options`) or ``analyzer`` (made from options; not
     both) say how the clip is checked before it is sent.
 
     Raises :class:`PreflightError`, :class:`UsageError`, :class:`InputError`,
@@ -342,8 +342,8 @@ def _go_on(session, submission, clip, name, video_url, force, options, analyzer,
 
 def _preflight(clip, name, video_url, force, options, analyzer, prepared_dir, digest, log):
     """Check the clip; prepare it when that fixes it. Return (file to send, verdict)."""
-    from .export import prepare
-    from .pipeline import Analyzer
+    from ._export import prepare
+    from ._pipeline import Analyzer
 
     owned = analyzer is None
     analyzer = analyzer or Analyzer(options)
@@ -475,6 +475,7 @@ def _still_pending(session, submission: Submission) -> StillPending:
 
 # --- a batch's clips --------------------------------------------------------------------------
 
+
 def character_names(clips: list[Path], policy: str) -> dict[str, str]:
     """Each clip's character name by ``policy``: its file's ``stem``, its ``parent`` folder's
     name, or ``csv:FILE`` (a CSV with the columns ``file`` and ``name``; ``file`` is the path
@@ -538,11 +539,11 @@ def submit_many(
     results, names: dict[str, str], *, options: Options | None = None, **submit_args
 ) -> Iterator[tuple[str, str, SubmitResult | ClipprepError]]:
     """Create a character for each ready or fixable clip among a batch's ``results``
-    (:class:`~clipprep.batch.BatchResult`), named by ``names`` (path -> name, see
+    (:class:`~clipprep._batch.BatchResult`), named by ``names`` (path -> name, see
     :func:`character_names`), with one analyzer for all. Yields ``(path, name, outcome)`` per
     clip submitted: its :class:`SubmitResult`, or the :class:`ClipprepError` that stopped it
     (one clip's failure does not stop the others). ``submit_args`` go to :func:`submit`."""
-    from .pipeline import Analyzer
+    from ._pipeline import Analyzer
 
     with Analyzer(options) as analyzer:
         for result in results:

@@ -1,12 +1,12 @@
-"""The subject target: a clip judged by its main subject, whatever it is (subjects.py)."""
+"""The subject target: a clip judged by its main subject, whatever it is (_subjects.py)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from ..metrics import FrameMetrics
-from ..profiles import Quality
-from ..vocab import TargetKind
+from .._metrics import FrameMetrics
+from .._profiles import Quality
+from .._vocab import TargetKind
 from .base import LIGHTING_PROBLEMS, Describe, Target, flag, grade, median, ramp
 
 

@@ -12,9 +12,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from .errors import UsageError
-from .frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
-from .profiles import DEFAULT_PROFILE, SUBJECT_MODES, Profile, get_profile
+from ._errors import UsageError
+from ._frames import DEFAULT_ANALYSIS_LONG_SIDE, DEFAULT_SAMPLE_FPS
+from ._profiles import DEFAULT_PROFILE, SUBJECT_MODES, Profile, get_profile
 
 # The bounds the values are checked against (the CLI's flags take the same).
 SAMPLE_FPS_RANGE = (0.5, 60)

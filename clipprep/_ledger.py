@@ -29,7 +29,7 @@ unknown      the create request's answer was lost (timeout, reset): never re-sen
 
 The file is created 0600 (its folder 0700 when clipprep creates it); ``PRAGMA user_version``
 holds :data:`SCHEMA_VERSION`, older ledgers are migrated on first write access, newer ones
-refused. Every SQLite failure becomes a :class:`~clipprep.errors.LedgerError` with a code
+refused. Every SQLite failure becomes a :class:`~clipprep._errors.LedgerError` with a code
 (``ledger_unreadable``, ``ledger_read_only``, ``ledger_write_failed``, ``ledger_version``).
 """
 
@@ -43,7 +43,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import LedgerError
+from ._errors import LedgerError
 
 SCHEMA_VERSION = 2
 

@@ -1,8 +1,8 @@
 """``stills``: the best reference images of the character in a clip, for services that take images.
 
-The clip is analysed as ``check`` analyses it (:class:`~clipprep.pipeline.Analyzer`); its sampled
+The clip is analysed as ``check`` analyses it (:class:`~clipprep._pipeline.Analyzer`); its sampled
 frames' metrics choose the images, and only the chosen frames are decoded again, at full
-resolution and upright (:func:`~clipprep.frames.full_frames_at`). How they are chosen:
+resolution and upright (:func:`~clipprep._frames.full_frames_at`). How they are chosen:
 
 - **Candidates**: frames whose face the mesh measured (so eye openness is known) with one face,
   not cut off, big enough, sharp (not even "soft"), neither dark nor blown out, unoccluded,
@@ -37,16 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import StillsError, UsageError
-from .options import Options, refuse_both
-from .profiles import ImageRules, Quality, StillsQuality
+from ._errors import StillsError, UsageError
+from ._options import Options, refuse_both
+from ._profiles import ImageRules, Quality, StillsQuality
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from .metrics import FrameMetrics
-    from .pipeline import Analyzer
-    from .report import Report
+    from ._metrics import FrameMetrics
+    from ._pipeline import Analyzer
+    from ._report import Report
 
 FORMATS = {"png": ".png", "jpeg": ".jpg"}
 FRONTAL = "frontal"
@@ -156,8 +156,8 @@ def stills(
     only with ``force``. ``options`` say how the clip is analysed (or ``analyzer``, made from
     options, reuses loaded models). ``report``: the clip's report (with its frames) when it was
     checked already (by ``analyzer``, if given: its thresholds are used). Raises
-    :class:`~clipprep.errors.InputError` for an unreadable clip, :class:`StillsError` when no
-    frame is good enough, :class:`~clipprep.errors.UsageError` for bad arguments.
+    :class:`~clipprep._errors.InputError` for an unreadable clip, :class:`StillsError` when no
+    frame is good enough, :class:`~clipprep._errors.UsageError` for bad arguments.
     """
     started = time.perf_counter()
     rules = rules or ImageRules()
@@ -174,7 +174,7 @@ def stills(
         report.frames, quality, StillsQuality(), count, target, across_cuts=across_cuts
     )
     notes += _count_notes(len(picked), count, rules)
-    from .frames import full_frames_at
+    from ._frames import full_frames_at
 
     frames = full_frames_at(path, [c.metrics.time_s for c, _ in picked])
     stem = Path(path).stem
@@ -205,7 +205,7 @@ def stills(
         notes=notes,
         elapsed_s=time.perf_counter() - started,
     )
-    from .files import write_text_atomic
+    from ._files import write_text_atomic
 
     write_text_atomic(manifest_path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     return result
@@ -232,7 +232,7 @@ def _checked_format(image_format: str, rules: ImageRules) -> str:
 
 def _refuse_small(path, rules: ImageRules) -> None:
     """Stop at once when the clip's picture is smaller than any image the rules take."""
-    from .probe import probe
+    from ._probe import probe
 
     video = probe(path).video
     if video is not None:
@@ -252,9 +252,9 @@ def _refuse_below(width: int, height: int, rules: ImageRules) -> None:
 def _analysed(path, analyzer, options, report=None):
     """The clip's report with every sample's metrics, and the quality thresholds it was judged
     by; an unreadable clip raises InputError."""
-    from .errors import InputError
-    from .pipeline import Analyzer
-    from .profiles import get_profile
+    from ._errors import InputError
+    from ._pipeline import Analyzer
+    from ._profiles import get_profile
 
     if report is not None:
         quality = (analyzer.profile if analyzer else get_profile(report.profile)).quality
@@ -358,7 +358,7 @@ def _acceptable(m: FrameMetrics, q: Quality, rules: StillsQuality, target: str) 
 
 
 def _subject_acceptable(m: FrameMetrics, q: Quality) -> bool:
-    from .windows import has_subject
+    from ._windows import has_subject
 
     return (
         has_subject(m, q)
@@ -641,7 +641,7 @@ def _jpeg(bgr, quality: int) -> tuple[bytes, int]:
 
 def _write_atomic(target: Path, data: bytes) -> None:
     """Write ``data`` under a temporary name beside ``target``, then rename it into place."""
-    from .files import temporary_beside
+    from ._files import temporary_beside
 
     temporary = temporary_beside(target)
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ._errors import InputError
 
 # ``threads=AUTO``: frame and slice threading with FFmpeg's own thread count (by core count).
 AUTO = 0

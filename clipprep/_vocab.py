@@ -17,7 +17,7 @@ class Verdict:
     FIXABLE = "fixable"  # every error can be fixed by ``clipprep prepare``
     REJECTED = "rejected"  # some error needs a new recording or a different name
     UNREADABLE = "unreadable"  # not a clip that could be decoded
-    # A batch entry whose check itself failed (no report): batch.py's and html.py's verdict.
+    # A batch entry whose check itself failed (no report): _batch.py's and _html.py's verdict.
     ERROR = "error"
 
 

@@ -1,7 +1,7 @@
 """Frame scores -> the best 2–4 s window.
 
 Each sampled frame gets *flags* (what is wrong with it, and how badly) and a *score* in 0..1
-(how good it is as character footage) by its target's rules (targets/; this module only
+(how good it is as character footage) by its target's rules (_targets/; this module only
 searches). Every candidate window of the allowed length is then scored with prefix sums, so the
 search is linear in the number of samples for each allowed length:
 
@@ -10,7 +10,7 @@ search is linear in the number of samples for each allowed length:
 
 The second factor is why a short bad stretch (a blink of darkness, a head turned away) counts
 against a window instead of being averaged away. A window never crosses a scene cut, and its
-ends snap to the cuts around it, which are located to the frame (cuts.py): a cut between two
+ends snap to the cuts around it, which are located to the frame (_cuts.py): a cut between two
 samples neither leaks the next shot's first frames into the window nor cuts the shot short.
 The best rank wins: more footage gives the service more of the character's identity, worth a
 little quality. Among windows ranked within ``Quality.window_tie`` of the best that share
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cuts import Cut, cuts_between
-from .profiles import Quality
-from .vocab import TargetKind
+from ._cuts import Cut, cuts_between
+from ._profiles import Quality
+from ._vocab import TargetKind
 
-# export.py still imports SUBJECT from here; it moves to vocab in the integrator's sweep.
+# _export.py still imports SUBJECT from here; it moves to vocab in the integrator's sweep.
 SUBJECT = TargetKind.SUBJECT
 
 

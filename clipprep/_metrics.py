@@ -16,12 +16,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .boxes import Region
-from .faces import Face, FaceLandmarks
-from .frames import Frame
-from .pose import eye_openness, pose_from_keypoints, pose_from_landmarks
-from .profiles import Quality
-from .subjects import Subject
+from ._boxes import Region
+from ._faces import Face, FaceLandmarks
+from ._frames import Frame
+from ._pose import eye_openness, pose_from_keypoints, pose_from_landmarks
+from ._profiles import Quality
+from ._subjects import Subject
 
 _DARK_LUMA = 16  # below: crushed to black
 _CLIPPED_LUMA = 250  # at or above: blown out
@@ -68,7 +68,7 @@ class FrameMetrics:
     face_lr_imbalance: float | None  # |left - right| / (left + right) of face luma
     backlight_ratio: float | None  # face luma / background luma (< 1: face darker than scene)
     sharpness: float | None
-    # The main subject, whatever it is (subjects.py): None where none stands out, or when the
+    # The main subject, whatever it is (_subjects.py): None where none stands out, or when the
     # analysis did not look for one (--subject face).
     subject_x: float | None
     subject_y: float | None
@@ -91,7 +91,7 @@ class FrameMetrics:
     scene_change: float  # mean absolute HSV change since the previous sample, 0..255
     similarity: float  # structure kept since the previous sample: -1..1 (1 = same picture)
     # A scene cut lies between the previous sample and this one. Cuts are found on every
-    # decoded frame (cuts.py), not on samples: the pipeline fills this in from them.
+    # decoded frame (_cuts.py), not on samples: the pipeline fills this in from them.
     is_cut: bool
 
     def to_dict(self) -> dict:

@@ -16,8 +16,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .batch import BatchResult
-from .files import write_text_atomic
+from ._batch import BatchResult
+from ._files import write_text_atomic
 
 # What a batch counts: the verdicts, and "errors" for the batch's own failures (a worker crashed,
 # a time limit).
@@ -74,9 +74,9 @@ def write_summaries(results: list[BatchResult], out: Path) -> None:
 
 
 def write_page(entries: list[dict], page: Path, title: str) -> None:
-    """The HTML report of ``entries`` (batch results, or :func:`clipprep.batch.report_entry` of
+    """The HTML report of ``entries`` (batch results, or :func:`clipprep._batch.report_entry` of
     reports), written atomically (its video links are relative to where it lies)."""
-    from .html import render_html
+    from ._html import render_html
 
     write_text_atomic(page, render_html(entries, title=title, page=page))
 

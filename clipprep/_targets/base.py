@@ -1,10 +1,10 @@
 """The target interface: what one sampled frame is judged by, and the rules it is judged with.
 
-A :class:`Target` names the per-frame fields of :class:`~clipprep.metrics.FrameMetrics` its
+A :class:`Target` names the per-frame fields of :class:`~clipprep._metrics.FrameMetrics` its
 character is measured by (its lighting box), says whether a frame shows it at all, which
 problems a frame of it has (``flags``) and how good the frame is (``score``), and how each of
-its problems is described in a report. The window search (windows.py) and the verdict
-(verdict.py) only ever call this interface, so neither branches on the target. One file per
+its problems is described in a report. The window search (_windows.py) and the verdict
+(_verdict.py) only ever call this interface, so neither branches on the target. One file per
 kind: face.py, subject.py.
 
 The frame score is a product of factors: penalties for what is wrong (a small, turned, dark or
@@ -22,9 +22,9 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from ..metrics import FrameMetrics
-from ..profiles import Quality
-from ..vocab import Severity
+from .._metrics import FrameMetrics
+from .._profiles import Quality
+from .._vocab import Severity
 
 # A frame problem's description over the frames that show it (for the report's message).
 Describe = Callable[[list[FrameMetrics], "Target"], str]

@@ -23,14 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import media, tonemap
-from .errors import InputError, PrepareError, UsageError
-from .files import temporary_name_beside
-from .options import Options, options_of, refuse_both
-from .probe import Probe, VideoInfo
-from .profiles import Profile, ratio_value
-from .report import Report
-from .windows import SUBJECT
+from . import _media as media
+from . import _tonemap as tonemap
+from ._errors import InputError, PrepareError, UsageError
+from ._files import temporary_name_beside
+from ._options import Options, options_of, refuse_both
+from ._probe import Probe, VideoInfo
+from ._profiles import Profile, ratio_value
+from ._report import Report
+from ._windows import SUBJECT
 
 AUDIO_RATE = 48000
 ASPECTS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0}
@@ -612,7 +613,7 @@ def prepare(
 ) -> Prepared:
     """Check ``path``, write the upload-ready clip to ``output`` and check that too.
 
-    ``options`` (:class:`~clipprep.options.Options`: the profile, what the character is judged
+    ``options`` (:class:`~clipprep._options.Options`: the profile, what the character is judged
     and cropped by...) say how both checks run; or ``analyzer`` (a :class:`clipprep.Analyzer`,
     made from options) reuses loaded models across many clips.
     ``progress(done_s, duration_s)`` follows the first check, ``on_frame(done, total)`` the
@@ -621,7 +622,7 @@ def prepare(
     Raises :class:`InputError` (unreadable input), :class:`UsageError` (bad window, aspect,
     or an output that exists without ``force``) or :class:`PrepareError` (nothing to keep).
     """
-    from .pipeline import Analyzer
+    from ._pipeline import Analyzer
 
     source = Path(path)
     target = Path(output) if output is not None else default_output(source)
@@ -700,8 +701,8 @@ def prepare_for_services(
     (their profile is replaced by each of ``profiles``). A service the take
     cannot be made ready for raises as :func:`prepare` does, before any later one is written.
     """
-    from .pipeline import Analyzer
-    from .profiles import get_profile
+    from ._pipeline import Analyzer
+    from ._profiles import get_profile
 
     source, folder = Path(path), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
