@@ -30,6 +30,7 @@ from ._options import Options
 from ._probe import checked_size
 from ._report import SCHEMA_VERSION
 from ._version import __version__
+from ._vocab import Verdict
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -50,7 +51,6 @@ VIDEO_SUFFIXES = {
 }
 THUMBNAILS = 4
 _THUMB_HEIGHT = 120
-ERROR = "error"
 _log = logging.getLogger(__name__)
 
 
@@ -214,7 +214,11 @@ def check_one(path: str, cache_folder: str | None, force: bool) -> tuple[dict, b
 def _analyse(path: str, settings: Settings) -> dict:
     report = _state.analyzer.check(path)
     data = report_entry(report)
-    if settings.prepare_dir and "thumbnails" in data and report.verdict in ("fixable", "ready"):
+    if (
+        settings.prepare_dir
+        and "thumbnails" in data
+        and report.verdict in (Verdict.FIXABLE, Verdict.READY)
+    ):
         data["prepared"] = _prepare_into(path, settings.prepare_dir)
     if settings.stills_dir and "thumbnails" in data:
         data["stills"] = stills_into(path, settings.stills_dir, report)
@@ -231,7 +235,7 @@ def stills_into(path: str, folder: str, report) -> dict:
         target.mkdir(parents=True, exist_ok=True)
         return stills(path, target, force=True, analyzer=_state.analyzer, report=report).to_dict()
     except ClipprepError as exc:
-        return {"images": [], "verdict": ERROR, "error": exc.to_dict()}
+        return {"images": [], "verdict": Verdict.ERROR, "error": exc.to_dict()}
 
 
 def report_entry(report) -> dict:
@@ -255,7 +259,7 @@ def prepared_target(path: str, folder: str) -> Path:
 
 
 def _needs_preparing(data: dict, path: str, folder: str | None) -> bool:
-    if not folder or data.get("verdict") not in ("fixable", "ready"):
+    if not folder or data.get("verdict") not in (Verdict.FIXABLE, Verdict.READY):
         return False
     output = (data.get("prepared") or {}).get("output")
     target = prepared_target(path, folder)
@@ -269,14 +273,14 @@ def _prepare_into(path: str, folder: str) -> dict:
     try:
         result = prepare(path, target, force=True, analyzer=_state.analyzer)
     except ClipprepError as exc:
-        return {"output": None, "verdict": ERROR, "error": exc.to_dict()}
+        return {"output": None, "verdict": Verdict.ERROR, "error": exc.to_dict()}
     return {"output": result.output, "verdict": result.verdict}
 
 
 def _error_entry(path: str, code: str, message: str, hint: str | None = None) -> dict:
     return {
         "path": path,
-        "verdict": ERROR,
+        "verdict": Verdict.ERROR,
         "error": {"code": code, "message": message, "hint": hint},
     }
 

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from ._batch import BatchResult
 from ._files import write_text_atomic
+from ._vocab import Severity, Verdict
 
 # What a batch counts: the verdicts, and "errors" for the batch's own failures (a worker crashed,
 # a time limit).
-OUTCOMES = ("ready", "fixable", "rejected", "unreadable", "errors")
+OUTCOMES = (Verdict.READY, Verdict.FIXABLE, Verdict.REJECTED, Verdict.UNREADABLE, "errors")
 
 
 class BatchWriter:
@@ -95,9 +96,9 @@ def summary_row(result: BatchResult) -> dict:
         "window_end": window.get("end"),
         "window_score": window.get("score"),
         "judged_by": (data.get("analysis") or {}).get("target"),
-        "errors": " ".join(p["code"] for p in problems if p["severity"] == "error")
+        "errors": " ".join(p["code"] for p in problems if p["severity"] == Severity.ERROR)
         or (data.get("error") or {}).get("code", ""),
-        "warnings": " ".join(p["code"] for p in problems if p["severity"] == "warning"),
+        "warnings": " ".join(p["code"] for p in problems if p["severity"] == Severity.WARNING),
         "duration_s": probe.get("duration_s"),
         "width": video.get("width"),
         "height": video.get("height"),

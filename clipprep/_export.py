@@ -31,7 +31,7 @@ from ._options import Options, options_of, refuse_both
 from ._probe import Probe, VideoInfo
 from ._profiles import Profile, ratio_value
 from ._report import Report
-from ._windows import SUBJECT
+from ._vocab import TargetKind, Verdict
 
 AUDIO_RATE = 48000
 ASPECTS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0}
@@ -154,7 +154,7 @@ def _span(report: Report, profile: Profile, start, end) -> tuple[float, float]:
 def _character_centre(report: Report, start: float, end: float) -> tuple[float, float] | None:
     """Median centre of the character (its face, or its subject box when the clip was judged
     by its subject) over the kept span, in fractions of the upright frame."""
-    prefix = "subject_" if report.analysis.get("target") == SUBJECT else "face_"
+    prefix = "subject_" if report.analysis.get("target") == TargetKind.SUBJECT else "face_"
     boxes = [
         [getattr(m, prefix + side) for side in ("x", "y", "w", "h")]
         for m in report.frames
@@ -584,7 +584,7 @@ def _refuse_rejected(report: Report, allow_upscale: bool) -> None:
         for p in report.errors
         if not p.fixable and not (p.code == "low_resolution" and allow_upscale)
     ]
-    if report.verdict == "rejected" and unfixable:
+    if report.verdict == Verdict.REJECTED and unfixable:
         reasons = "; ".join(f"{p.code}: {p.message}" for p in unfixable)
         upscale = "--allow-upscale enlarges it; " if "low_resolution" in reasons else ""
         raise PrepareError(
@@ -656,7 +656,7 @@ def prepare(
 def _checked(analyzer, source: Path, name, progress=None) -> Report:
     """The clip's report; :class:`InputError` when it cannot be read."""
     before = analyzer.check(source, name=name, progress=progress)
-    if before.verdict == "unreadable":
+    if before.verdict == Verdict.UNREADABLE:
         problem = before.problems[0]
         raise InputError(problem.message, code=problem.code, hint=problem.hint)
     return before

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from ._errors import StillsError, UsageError
 from ._options import Options, refuse_both
 from ._profiles import ImageRules, Quality, StillsQuality
+from ._vocab import Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -263,7 +264,7 @@ def _analysed(path, analyzer, options, report=None):
             report, quality = own.check(path), own.profile.quality
     else:
         report, quality = analyzer.check(path), analyzer.profile.quality
-    if report.verdict == "unreadable" or not report.frames:
+    if report.verdict == Verdict.UNREADABLE or not report.frames:
         problem = report.problems[0] if report.problems else None
         raise InputError(
             problem.message if problem else f"{os.fspath(path)}: no picture to take stills from",

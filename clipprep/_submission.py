@@ -45,6 +45,7 @@ from ._ledger import Claim, Ledger, Owner, Submission, owner_of
 from ._options import Options, options_of, refuse_both
 from ._profiles import Profile, get_profile
 from ._verdict import name_problems
+from ._vocab import Verdict
 from .providers import COMPLETED, FAILED, Outcome, Provider, get_provider_class
 from .providers.http import DEFAULT_REQUEST_DEADLINE_S, ApiClient, RetryPolicy
 
@@ -349,15 +350,15 @@ def _preflight(clip, name, video_url, force, options, analyzer, prepared_dir, di
     analyzer = analyzer or Analyzer(options)
     try:
         report = analyzer.check(clip, name=name)
-        if report.verdict == "unreadable":
+        if report.verdict == Verdict.UNREADABLE:
             raise InputError(report.problems[0].message, hint=report.problems[0].hint)
         errors = ", ".join(p.code for p in report.errors)
-        if report.verdict == "rejected" and not force:
+        if report.verdict == Verdict.REJECTED and not force:
             raise PreflightError(
                 f"{clip.name} is rejected ({errors}); it would make a poor character or be refused",
                 hint="`clipprep check` says why; `--force` uploads it anyway",
             )
-        if report.verdict != "fixable":  # ready, or rejected and forced
+        if report.verdict != Verdict.FIXABLE:  # ready, or rejected and forced
             return str(clip), report.verdict
         if video_url:
             raise PreflightError(
@@ -370,7 +371,7 @@ def _preflight(clip, name, video_url, force, options, analyzer, prepared_dir, di
         result = prepare(
             clip, folder / f"{digest[:16]}.mp4", force=True, name=name, analyzer=analyzer
         )
-        if result.verdict != "ready" and not force:
+        if result.verdict != Verdict.READY and not force:
             raise PreflightError(
                 f"the prepared clip is still {result.verdict}",
                 hint=f"`clipprep check {result.output}` says why",
@@ -547,7 +548,7 @@ def submit_many(
 
     with Analyzer(options) as analyzer:
         for result in results:
-            if result.verdict not in ("ready", "fixable"):
+            if result.verdict not in (Verdict.READY, Verdict.FIXABLE):
                 continue
             name = names[result.path]
             try:

@@ -26,10 +26,6 @@ import numpy as np
 
 from ._cuts import Cut, cuts_between
 from ._profiles import Quality
-from ._vocab import TargetKind
-
-# _export.py still imports SUBJECT from here; it moves to vocab in the integrator's sweep.
-SUBJECT = TargetKind.SUBJECT
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,17 @@ from .._errors import (
     StillsError,
     UsageError,
 )
+from .._vocab import Verdict
 
 EXIT_READY, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
 EXIT_FIXABLE, EXIT_REJECTED, EXIT_UNREADABLE, EXIT_MODELS = 3, 4, 5, 6
 EXIT_SERVICE, EXIT_ATTENTION = 7, 8
 EXIT_INTERRUPTED = 130
 VERDICT_EXIT = {
-    "ready": EXIT_READY,
-    "fixable": EXIT_FIXABLE,
-    "rejected": EXIT_REJECTED,
-    "unreadable": EXIT_UNREADABLE,
+    Verdict.READY: EXIT_READY,
+    Verdict.FIXABLE: EXIT_FIXABLE,
+    Verdict.REJECTED: EXIT_REJECTED,
+    Verdict.UNREADABLE: EXIT_UNREADABLE,
 }
 # The exit code of each kind of error; an error takes its nearest class's (see exit_code_for).
 EXIT_CODES: dict[type[ClipprepError], int] = {

@@ -9,6 +9,7 @@ import click
 
 from .._console import json_line
 from .._errors import UsageError
+from .._vocab import Verdict
 from .app import main
 from .common import (
     analysis_flags,
@@ -149,5 +150,5 @@ def _render_prepared(result, console, level: int = 1) -> None:
     for warning in result.warnings:
         console.print(f"  warning: {warning}", style="yellow")
     render(result.report, console, level=level)
-    if result.verdict != "ready" and level > 0:
+    if result.verdict != Verdict.READY and level > 0:
         console.print("the prepared file is not ready: see the problems above", style="bold red")
