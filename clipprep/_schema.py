@@ -17,7 +17,7 @@ def schema(kind: str = "report") -> dict:
 
     if kind not in KINDS:
         raise UsageError(f"no schema {kind!r}", hint=f"one of: {', '.join(KINDS)}")
-    source = resources.files(__package__).joinpath("schemas", "clipprep._schema.json")
+    source = resources.files(__package__).joinpath("schemas", "clipprep.schema.json")
     definitions = json.loads(source.read_text(encoding="utf-8"))["$defs"]
     return {
         "$schema": _DIALECT,

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from ._errors import StillsError, UsageError
 from ._options import Options, refuse_both
-from ._profiles import ImageRules, Quality, StillsQuality
+from ._profiles import ImageRules, Quality, StillsQuality, get_profile
 from ._vocab import Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,7 +153,9 @@ def stills(
     distance), each sharp, well lit, eyes open, unoccluded, cropped to ``rules``' aspect range
     around the head and shoulders, at full resolution, as ``image_format`` (``png`` or
     ``jpeg``) under ``rules.max_bytes``; plus ``NAME.stills.json``, the manifest (see
-    :class:`Stills`). ``count`` defaults to ``rules.max_count``. Existing files are replaced
+    :class:`Stills`). ``rules`` default to the image rules of the options' profile (an image
+    service's, e.g. ``kling-image-element``), else :class:`ImageRules`' defaults. ``count``
+    defaults to ``rules.max_count``. Existing files are replaced
     only with ``force``. ``options`` say how the clip is analysed (or ``analyzer``, made from
     options, reuses loaded models). ``report``: the clip's report (with its frames) when it was
     checked already (by ``analyzer``, if given: its thresholds are used). Raises
@@ -161,7 +163,7 @@ def stills(
     frame is good enough, :class:`~clipprep._errors.UsageError` for bad arguments.
     """
     started = time.perf_counter()
-    rules = rules or ImageRules()
+    options, rules = _image_service(options, rules)
     count = _checked_count(count, rules)
     suffix = _checked_format(image_format, rules)
     folder = Path(output_dir)
@@ -248,6 +250,17 @@ def _refuse_below(width: int, height: int, rules: ImageRules) -> None:
             code="too_small",
             hint="record at a higher resolution",
         )
+
+
+def _image_service(options: Options | None, rules: ImageRules | None):
+    """(the options the clip is analysed with, the rules the stills follow). An image service's
+    profile gives the rules; the clip is then analysed by that profile's quality bar (without
+    its image rules: those are no video rules)."""
+    service = get_profile(options.profile) if options is not None else None
+    if service is None or service.images is None:
+        return options, rules or ImageRules()
+    video = dataclasses.replace(service, images=None)
+    return dataclasses.replace(options, profile=video), rules or service.images
 
 
 def _analysed(path, analyzer, options, report=None):

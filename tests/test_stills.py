@@ -19,6 +19,7 @@ from synth import Segment, write_clip
 
 import clipprep
 from clipprep._errors import InputError, StillsError, UsageError
+from clipprep._options import Options
 from clipprep._profiles import ImageRules, Quality, StillsQuality
 from clipprep._stills import choose, crop_box
 
@@ -94,6 +95,13 @@ def test_head_turns_give_a_frontal_image_and_distinct_angles(picked):
     assert result.yaw_spread >= 40  # measured 52°: -30° to +25° rendered
     yaws = sorted(image.yaw for image in result.images)
     assert min(np.diff(yaws)) >= 10  # no two near-identical angles
+
+
+def test_an_image_services_profile_sets_the_rules(turning, tmp_path):
+    # MiniMax takes one portrait (max_count 1, short side above 300 px): one frontal image.
+    result = clipprep.stills(turning[0], tmp_path, options=Options(profile="minimax-subject"))
+    assert [image.why for image in result.images] == ["frontal"]
+    assert min(result.images[0].size) >= 301
 
 
 def test_nothing_blurred_or_with_closed_eyes_is_picked(picked, turning):
