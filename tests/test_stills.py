@@ -45,6 +45,8 @@ def _head():
         scan = accuracy.fetch(accuracy._MENPO3D, data / "menpo3d-0.8.6")
         generic = accuracy.fetch(accuracy._HEAD_POSE, data / "head_pose-0.0.4")
     except SystemExit as exc:  # no route to the package index
+        if os.environ.get("CI"):  # CI reaches the package index: there this is a failure
+            raise
         pytest.skip(f"the scanned head could not be had: {exc}")
     return accuracy.Head(
         {path.name: path for path in scan.values()}, generic["head_pose/models/model_3D_68.txt"]
