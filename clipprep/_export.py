@@ -113,6 +113,11 @@ def plan(
     facts = report.probe
     if facts is None or facts.video is None:
         raise InputError(f"{report.path}: no readable video", code="unreadable")
+    if aspect is not None and profile.aspects and aspect not in profile.aspects:
+        raise UsageError(
+            f"--aspect {aspect}: {profile.name} takes only {' or '.join(profile.aspects)}",
+            hint="leave --aspect out: prepare crops to the profile's shape",
+        )
     start_s, end_s = _span(report, profile, start, end)
     crop = _crop_box(facts.video, report, start_s, end_s, profile, aspect)
     size, warnings = _output_size(crop[2], crop[3], profile, allow_upscale)
@@ -198,19 +203,41 @@ def _even_below(value: float) -> int:
 
 def _output_size(width: int, height: int, profile: Profile, allow_upscale: bool):
     """The output size for a ``width``×``height`` crop, and warnings: scaled so the short side
-    lies within the profile's bounds (upscaled only if allowed), both sides even, rounded so
-    the picture never gets wider than the crop. Both orientations alike."""
+    lies within the profile's bounds and the frame has the pixels it asks for (upscaled only if
+    allowed), both sides even, rounded so the picture never gets wider than the crop. Both
+    orientations alike."""
     short, long = min(width, height), max(width, height)
     scale, warnings = _scale(width, height, profile, allow_upscale)
-    # The short side rounded down to even stays within even bounds; the long side follows it
-    # in proportion, rounded down too, so the aspect never grows past the crop's.
+
+    def long_for(out_short: int) -> int:
+        # The long side follows the short one in proportion, rounded down, so the aspect never
+        # grows past the crop's; an exact ratio: 1080 high at 16:9 is 1920 wide, not 1918.
+        out_long = max(out_short, _even_below(long * out_short / short))
+        if profile.aspects:
+            exact = min(map(ratio_value, profile.aspects), key=lambda r: abs(r * short / long - 1))
+            out_long = max(out_short, 2 * round(out_short * max(exact, 1 / exact) / 2))
+        while out_long > out_short and out_long / out_short > profile.max_aspect:
+            out_long -= 2
+        return out_long
+
+    # The short side rounded down to even stays within even bounds.
     out_short = _even_below(short * scale)
-    out_long = max(out_short, _even_below(long * out_short / short))
-    if profile.aspects:  # an exact ratio: 1080 high at 16:9 is 1920 wide, not 1918
-        exact = min(map(ratio_value, profile.aspects), key=lambda r: abs(r * short / long - 1))
-        out_long = max(out_short, 2 * round(out_short * max(exact, 1 / exact) / 2))
-    while out_long > out_short and out_long / out_short > profile.max_aspect:
-        out_long -= 2
+    out_long = long_for(out_short)
+    if profile.min_frame_pixels and out_short * out_long < profile.min_frame_pixels:
+        if allow_upscale:  # a pixel count (Seedance): a square frame needs a longer short side
+            while out_short * out_long < profile.min_frame_pixels:
+                out_short += 2
+                out_long = long_for(out_short)
+            warnings.append(
+                f"upscaled {width}×{height} to {out_short * out_long:,} pixels a frame, the "
+                "service's minimum: upscaling adds no detail, the service sees a soft picture"
+            )
+        else:
+            warnings.append(
+                f"kept {out_short * out_long:,} pixels a frame: below "
+                f"{profile.min_frame_pixels:,} the service will refuse it (--allow-upscale to "
+                "enlarge it anyway)"
+            )
     return ((out_long, out_short) if width >= height else (out_short, out_long)), warnings
 
 

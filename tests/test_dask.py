@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -169,10 +170,10 @@ def test_two_thread_worker_gives_the_local_results_for_relative_paths(clips, clu
     relative = [f"clips/{name}" for name in names]
     (tmp_path / "clips").symlink_to(clips)
 
-    other = tmp_path / "other-version"
-    (other / "clipprep").mkdir(parents=True)
-    for source in (ROOT / "clipprep").glob("*.py"):
-        (other / "clipprep" / source.name).write_text(source.read_text())
+    other = tmp_path / "other-version"  # the whole package (its data files too), another version
+    shutil.copytree(
+        ROOT / "clipprep", other / "clipprep", ignore=shutil.ignore_patterns("__pycache__")
+    )
     version = other / "clipprep" / "_version.py"
     version.write_text(version.read_text().replace('__version__ = "', '__version__ = "9.9.9+'))
     stale = cluster.worker(address, pythonpath=other)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clipprep._errors import UsageError
 from clipprep._export import ASPECTS, plan
 from clipprep._probe import Probe, VideoInfo
 from clipprep._profiles import PROFILES, get_profile
@@ -62,6 +63,11 @@ def _planned(width, height, rotation, aspect, allow_upscale, profile_name):
     profile_name=st.sampled_from(sorted(PROFILES)),
 )
 def test_upscaled_plan_always_passes_the_shape_rule(width, height, rotation, aspect, profile_name):
+    allowed = PROFILES[profile_name].aspects
+    if aspect is not None and allowed and aspect not in allowed:  # a shape the service refuses
+        with pytest.raises(UsageError, match="takes only"):
+            _planned(width, height, rotation, aspect, True, profile_name)
+        return
     chosen, profile = _planned(width, height, rotation, aspect, True, profile_name)
     out_w, out_h = chosen.size
     assert out_w % 2 == 0 and out_h % 2 == 0
