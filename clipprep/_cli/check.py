@@ -48,7 +48,7 @@ def check(paths, options, name, as_json, frames, html_page, quiet, verbose, debu
     """
 
     def action() -> int:
-        from .._batch import report_entry
+        from .._batch import THUMBNAILS, report_entry
         from .._batch_output import write_page
         from .._pipeline import Analyzer
         from .._report import render
@@ -61,7 +61,9 @@ def check(paths, options, name, as_json, frames, html_page, quiet, verbose, debu
         entries = []
         if html_page and not Path(html_page).resolve().parent.is_dir():
             raise UsageError(f"no folder for the page {html_page}", hint="create the folder first")
-        with Analyzer(options) as analyzer, ProgressBar(enabled=level > 0) as bar:
+        # With --html, the page's thumbnails come from the analysed frames (no second decode).
+        kept = THUMBNAILS if html_page else 0
+        with Analyzer(options, thumbnails=kept) as analyzer, ProgressBar(enabled=level > 0) as bar:
             for path in paths:
                 following = bar.follow(f"checking {Path(path).name}", CHECK_PROGRESS_MIN_S)
                 report = analyzer.check(path, name=name, progress=following)
