@@ -45,6 +45,9 @@ from pathlib import Path
 
 from ._errors import LedgerError
 
+# How long opening the ledger waits for another process's lock (SQLite's busy timeout too).
+_OPEN_WAIT_S = 30.0
+
 SCHEMA_VERSION = 2
 
 _TABLE = """
@@ -220,16 +223,23 @@ class Ledger:
     def _open_writable(self) -> sqlite3.Connection:
         # isolation_level=None: we open every transaction ourselves (BEGIN IMMEDIATE), so a
         # write never waits inside an implicit transaction another process also wants.
+        deadline = time.monotonic() + _OPEN_WAIT_S
         with self._guard():
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-            except sqlite3.OperationalError as exc:
-                if "readonly" not in str(exc) and "read-only" not in str(exc):
-                    raise
-                db.close()
-                return self._open_read_only()
+            while True:
+                db = sqlite3.connect(self.path, isolation_level=None, timeout=_OPEN_WAIT_S)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=FULL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    db.close()
+                    if "readonly" in str(exc) or "read-only" in str(exc):
+                        return self._open_read_only()
+                    # Switching a new file to WAL, or opening while the last other connection
+                    # checkpoints on close, can say "locked" at once, without the busy wait.
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
         self.writable = True
         return db
 
@@ -240,7 +250,9 @@ class Ledger:
         # (a folder we cannot write to), which is right for a ledger nobody can change either.
         for query in ("mode=ro", "immutable=1"):
             try:
-                db = sqlite3.connect(f"{uri}?{query}", uri=True, isolation_level=None, timeout=30)
+                db = sqlite3.connect(
+                    f"{uri}?{query}", uri=True, isolation_level=None, timeout=_OPEN_WAIT_S
+                )
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 return db
             except sqlite3.DatabaseError as exc:
