@@ -34,12 +34,30 @@ def install() -> None:
 
 
 def release() -> None:
-    """Ctrl-C raises ``KeyboardInterrupt`` again (the command is about to start working)."""
+    """Ctrl-C raises ``KeyboardInterrupt`` again (the command is about to start working), and
+    a Ctrl-C that lands where Python cannot raise it is not lost (see :func:`_redeliver`)."""
     try:
         if signal.getsignal(signal.SIGINT) is _exit_quietly:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            sys.unraisablehook = _redeliver
     except ValueError:
         pass
+
+
+def _redeliver(unraisable) -> None:
+    """A ``KeyboardInterrupt`` raised inside a weakref callback or a ``__del__`` (the import
+    system's module-lock callback is one) cannot propagate: Python prints "Exception ignored"
+    and carries on, and the command ran to its end after the user pressed Ctrl-C. Deliver it
+    again from another thread, so the main thread gets it once it is out of the callback (raised
+    here it would be swallowed the same way); anything else as Python would."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt):
+        import _thread
+
+        # Not threading.Thread: its start() waits for the thread, and the wait is where the
+        # main thread would take the interrupt, still inside this hook.
+        _thread.start_new_thread(_thread.interrupt_main, ())
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def quiet_destructors() -> None:

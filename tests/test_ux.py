@@ -124,6 +124,33 @@ def test_ctrl_c_at_random_moments_always_exits_130_and_leaves_nothing(long_720p,
     assert not failures, "\n".join(failures)
 
 
+def test_a_ctrl_c_inside_a_callback_is_not_lost():
+    # Seen once in the random Ctrl-C test: the interrupt landed in the import system's
+    # module-lock weakref callback, Python printed "Exception ignored" and the command ran on
+    # to exit 0 with its output written. A KeyboardInterrupt raised inside a real weakref
+    # callback, as the started command has it (_startup.release()), must stop the main thread.
+    script = """
+import signal, sys, time, weakref
+from clipprep import _startup
+signal.signal(signal.SIGINT, _startup._exit_quietly)  # as install() leaves it in the command
+_startup.release()
+class Thing: pass
+thing = Thing()
+def callback(ref): raise KeyboardInterrupt
+ref = weakref.ref(thing, callback)
+try:
+    del thing
+    for _ in range(2000):
+        time.sleep(0.001)
+    print("ran on")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert result.stdout.decode().strip() == "interrupted", result.stderr.decode()
+    assert b"Exception ignored" not in result.stderr
+
+
 # --- 3. a terminal that cannot print · × – → ---------------------------------------------------
 
 
