@@ -236,14 +236,15 @@ def test_cli_writes_the_images_and_prints_the_manifest(turning, tmp_path):
 
     from clipprep._cli import main
 
-    args = ["stills", str(turning[0]), "-o", str(tmp_path), "--count", "2", "--json"]
+    out = tmp_path / "new" / "folder"  # made by the command, as prepare and batch make theirs
+    args = ["stills", str(turning[0]), "-o", str(out), "--count", "2", "--json"]
     done = CliRunner().invoke(main, args)
     assert done.exit_code == 0, done.output
     manifest = json.loads(done.output)
     assert [i["why"] for i in manifest["images"]][:1] == ["frontal"]
     assert len(manifest["images"]) == 2
     assert all(Path(i["path"]).is_file() for i in manifest["images"])
-    refused = CliRunner().invoke(main, ["stills", str(turning[0]), "-o", str(tmp_path)])
+    refused = CliRunner().invoke(main, ["stills", str(turning[0]), "-o", str(out)])
     assert refused.exit_code == 2 and "exists" in refused.output
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from .._console import echo, json_line
+from .._errors import UsageError
 from .app import main
 from .common import analysis_flags, debug_option, run
 from .exits import EXIT_READY
@@ -19,7 +21,7 @@ from .exits import EXIT_READY
     "--output-dir",
     required=True,
     type=click.Path(file_okay=False),
-    help="Folder to write into.",
+    help="Folder to write into (made if missing).",
 )
 @click.option(
     "--count",
@@ -46,6 +48,12 @@ def stills_command(
     def action() -> int:
         from .._stills import stills
 
+        folder = Path(output_dir)
+        if not folder.exists():  # made, as prepare and batch make theirs; a file stays refused
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise UsageError(f"cannot create {folder}: {exc.strerror}") from None
         result = stills(
             path,
             output_dir,
