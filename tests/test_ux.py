@@ -151,6 +151,22 @@ except KeyboardInterrupt:
     assert b"Exception ignored" not in result.stderr
 
 
+def test_a_reader_that_goes_away_gets_no_error(long_clip):
+    # `clipprep check ... | head -0`: the reader is gone before the report is written; the
+    # command stops without "internal error" or a traceback.
+    process = subprocess.Popen(
+        [ENTRY_POINT, "check", "--json", "--frames", str(long_clip)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    process.stdout.close()  # the analysis takes a second or more: nobody reads the report
+    _, stderr = process.communicate(timeout=180)
+    text = stderr.decode(errors="replace")
+    assert "internal error" not in text and "Traceback" not in text and "Exception" not in text
+    assert process.returncode == 1, text
+
+
 # --- 3. a terminal that cannot print · × – → ---------------------------------------------------
 
 

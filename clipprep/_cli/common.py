@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
+import sys
 
 import click
 
@@ -33,6 +35,11 @@ def run(debug: bool, action) -> int:
         _startup.quiet_destructors()  # before the interrupted frames are released
         echo("interrupted", err=True)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Whoever read the output went away (`clipprep profiles | head`): stop without a word.
+        # stdout now points at devnull, so the flush at exit cannot fail again (Python's advice).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_INTERNAL
     except ClipprepError as exc:
         if debug:
             raise
